@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { isTariffCode, parseTariffCode, type TariffCode } from './codes.js';
+import { ProductCodeSchema, TariffCodeSchema } from './rates.js';
+
+/** Default lease duration: bucket TTL of the lease key (k8s client-go default). */
+export const DEFAULT_LEASE_DURATION_MS = 15_000;
+/** Default time after the send of the last good renew at which a leader stops working. */
+export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
+/** Default renew cadence of the leader and `create()` polling cadence of followers. */
+export const DEFAULT_RETRY_PERIOD_MS = 2_000;
+/** Default routine cadence between fetches of a tariff: 30 minutes. */
+export const DEFAULT_CADENCE_MS = 30 * 60_000;
+/** Default spread added to the cadence: up to 4 minutes. */
+export const DEFAULT_JITTER_MS = 4 * 60_000;
+/** Default canary cadence during a publication window: 1 minute. */
+export const DEFAULT_CANARY_INTERVAL_MS = 60_000;
+/** Default history kept in every document: 7 days back. */
+export const DEFAULT_WINDOW_DAYS = 7;
+/** Default cap of the failure backoff (1, 2, 3 … minutes): 30 minutes. */
+export const DEFAULT_MAX_BACKOFF_MS = 30 * 60_000;
+/** Default process-wide upstream budget: 60 requests per minute. */
+export const DEFAULT_REQUESTS_PER_MINUTE = 60;
+/** Default upstream connect and body timeout: 20 seconds. */
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 20_000;
+/** Default lifetime of a pod's interest unless renewed: 1 hour. */
+export const DEFAULT_INTEREST_TTL_MS = 60 * 60_000;
+/** Default time a not-found tariff is remembered: 1 hour. */
+export const DEFAULT_NOT_FOUND_TTL_MS = 60 * 60_000;
+/** Default TTL of the shared URL cache: 30 minutes. */
+export const DEFAULT_URL_CACHE_TTL_MS = 30 * 60_000;
+export const DEFAULT_OCTOPUS_BASE_URL = 'https://api.octopus.energy';
+
+const ms = (min: number) => z.int().min(min);
+
+export const ConfiguredTariffSchema = z
+  .strictObject({ product: ProductCodeSchema, tariff: TariffCodeSchema })
+  .refine((t) => !isTariffCode(t.tariff) || parseTariffCode(t.tariff as TariffCode).product === t.product, {
+    message: 'tariff does not belong to product',
+    path: ['tariff'],
+  });
+
+export const LeaseConfigSchema = z
+  .strictObject({
+    /** Lease bucket TTL, ms. Default 15000. */
+    durationMs: ms(5_000).default(DEFAULT_LEASE_DURATION_MS),
+    /** Leader stops working this long after the send of its last good renew, ms. Default 10000. */
+    renewDeadlineMs: ms(1_000).default(DEFAULT_RENEW_DEADLINE_MS),
+    /** Renew / campaign period, ms. Default 2000. */
+    retryPeriodMs: ms(100).default(DEFAULT_RETRY_PERIOD_MS),
+  })
+  .superRefine((l, ctx) => {
+    if (l.renewDeadlineMs >= l.durationMs) {
+      ctx.addIssue({ code: 'custom', path: ['renewDeadlineMs'], message: 'must be less than durationMs' });
+    }
+    if (l.retryPeriodMs * 1.2 >= l.renewDeadlineMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retryPeriodMs'],
+        message: 'retryPeriodMs × 1.2 must be less than renewDeadlineMs',
+      });
+    }
+  });
+
+export const ScheduleConfigSchema = z
+  .strictObject({
+    /** Routine cadence per tariff, ms. Default 30 min. */
+    cadenceMs: ms(60_000).default(DEFAULT_CADENCE_MS),
+    /** Random spread added to each routine fetch, ms. Default 4 min. */
+    jitterMs: ms(0).default(DEFAULT_JITTER_MS),
+    /** Canary cadence inside a publication window, ms. Default 1 min. */
+    canaryIntervalMs: ms(10_000).default(DEFAULT_CANARY_INTERVAL_MS),
+    /** Days of history each document covers. Default 7. */
+    windowDays: z.int().min(1).max(31).default(DEFAULT_WINDOW_DAYS),
+    /** Cap of the 1, 2, 3 … minute failure backoff, ms. Default 30 min. */
+    maxBackoffMs: ms(60_000).default(DEFAULT_MAX_BACKOFF_MS),
+  })
+  .superRefine((s, ctx) => {
+    if (s.jitterMs >= s.cadenceMs)
+      ctx.addIssue({ code: 'custom', path: ['jitterMs'], message: 'must be less than cadenceMs' });
+  });
+
+export const UpstreamConfigSchema = z.strictObject({
+  /** Octopus REST base URL. Default https://api.octopus.energy. */
+  baseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_OCTOPUS_BASE_URL),
+  /** Process-wide budget of upstream requests per minute. Default 60. */
+  requestsPerMinute: z.int().min(1).max(6_000).default(DEFAULT_REQUESTS_PER_MINUTE),
+  /** Connect and body timeout, ms. Default 20000. */
+  timeoutMs: ms(100).default(DEFAULT_UPSTREAM_TIMEOUT_MS),
+  /** Preferred row where DD/NDD twins exist. Default DIRECT_DEBIT. */
+  preferredPaymentMethod: z.enum(['DIRECT_DEBIT', 'NON_DIRECT_DEBIT']).default('DIRECT_DEBIT'),
+});
+
+/**
+ * The shared YAML config file (`RATEBUS_CONFIG`). Every section is optional and has safe defaults;
+ * unknown keys are rejected so that typos fail at start.
+ */
+export const RatebusConfigSchema = z.strictObject({
+  /** Tariffs always fetched, whether or not a pod has asked. */
+  tariffs: z.array(ConfiguredTariffSchema).max(10_000).default([]),
+  lease: LeaseConfigSchema.default({
+    durationMs: DEFAULT_LEASE_DURATION_MS,
+    renewDeadlineMs: DEFAULT_RENEW_DEADLINE_MS,
+    retryPeriodMs: DEFAULT_RETRY_PERIOD_MS,
+  }),
+  schedule: ScheduleConfigSchema.default({
+    cadenceMs: DEFAULT_CADENCE_MS,
+    jitterMs: DEFAULT_JITTER_MS,
+    canaryIntervalMs: DEFAULT_CANARY_INTERVAL_MS,
+    windowDays: DEFAULT_WINDOW_DAYS,
+    maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
+  }),
+  upstream: UpstreamConfigSchema.default({
+    baseUrl: DEFAULT_OCTOPUS_BASE_URL,
+    requestsPerMinute: DEFAULT_REQUESTS_PER_MINUTE,
+    timeoutMs: DEFAULT_UPSTREAM_TIMEOUT_MS,
+    preferredPaymentMethod: 'DIRECT_DEBIT',
+  }),
+  interest: z
+    .strictObject({
+      /** Interest lifetime unless renewed, ms. Default 1 h. */
+      ttlMs: ms(60_000).default(DEFAULT_INTEREST_TTL_MS),
+    })
+    .default({ ttlMs: DEFAULT_INTEREST_TTL_MS }),
+  /** How long a not-found tariff is remembered, ms. Default 1 h. */
+  notFoundTtlMs: ms(1_000).default(DEFAULT_NOT_FOUND_TTL_MS),
+  /** TTL of the shared URL cache, ms. Default 30 min. */
+  urlCacheTtlMs: ms(1_000).default(DEFAULT_URL_CACHE_TTL_MS),
+});
+export type RatebusConfig = z.infer<typeof RatebusConfigSchema>;
+export type RatebusConfigInput = z.input<typeof RatebusConfigSchema>;

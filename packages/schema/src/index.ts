@@ -1,0 +1,113 @@
+/**
+ * @ratebus/schema — the wire contract: what every part of ratebus, the `nats` CLI and other languages see.
+ * zod schemas and their types, subject/key/bucket builders, a canonical content hash. No I/O.
+ */
+export {
+  assertTariffOfProduct,
+  type Fuel,
+  isProductCode,
+  isTariffCode,
+  MAX_CODE_LENGTH,
+  type ProductCode,
+  parseTariffCode,
+  productCode,
+  REGIONS,
+  type Region,
+  type TariffCode,
+  type TariffCodeParts,
+  type TariffRef,
+  tariffCode,
+  tariffRef,
+} from './codes.js';
+export {
+  ConfiguredTariffSchema,
+  DEFAULT_CADENCE_MS,
+  DEFAULT_CANARY_INTERVAL_MS,
+  DEFAULT_INTEREST_TTL_MS,
+  DEFAULT_JITTER_MS,
+  DEFAULT_LEASE_DURATION_MS,
+  DEFAULT_MAX_BACKOFF_MS,
+  DEFAULT_NOT_FOUND_TTL_MS,
+  DEFAULT_OCTOPUS_BASE_URL,
+  DEFAULT_RENEW_DEADLINE_MS,
+  DEFAULT_REQUESTS_PER_MINUTE,
+  DEFAULT_RETRY_PERIOD_MS,
+  DEFAULT_UPSTREAM_TIMEOUT_MS,
+  DEFAULT_URL_CACHE_TTL_MS,
+  DEFAULT_WINDOW_DAYS,
+  LeaseConfigSchema,
+  type RatebusConfig,
+  type RatebusConfigInput,
+  RatebusConfigSchema,
+  ScheduleConfigSchema,
+  UpstreamConfigSchema,
+} from './config.js';
+export { type Decoded, decode, decodeOrThrow, toIssues, validate } from './decode.js';
+export {
+  type CodeKind,
+  InvalidCodeError,
+  InvalidMessageError,
+  type MessageIssue,
+  SchemaErrorCode,
+} from './errors.js';
+export { canonicalJson, contentHash, type HashableDocument } from './hash.js';
+export {
+  type Checked,
+  CheckedSchema,
+  ERROR_CODE_HEADER,
+  ERROR_HEADER,
+  type Interest,
+  InterestSchema,
+  type LeaseValue,
+  LeaseValueSchema,
+  type RefreshRequest,
+  RefreshRequestSchema,
+  ReplyErrorCode,
+  type UrlRequest,
+  UrlRequestSchema,
+  type UrlResponse,
+  UrlResponseSchema,
+} from './messages.js';
+export {
+  BUCKETS,
+  type BucketRole,
+  bucketName,
+  LEASE_KEY,
+  parseRateKey,
+  parseTariffSubject,
+  rateKey,
+  ratesSubject,
+  refreshSubject,
+  SUBJECT_PREFIX,
+  SUBJECTS,
+  urlCacheKey,
+} from './names.js';
+export {
+  type DayNightRatesDocument,
+  DayNightRatesDocumentSchema,
+  DirectionSchema,
+  FuelSchema,
+  ProductCodeSchema,
+  type RateSlot,
+  RateSlotSchema,
+  RateSlotsSchema,
+  type RatesDocument,
+  RatesDocumentSchema,
+  RegionSchema,
+  type RegisterKind,
+  SCHEMA_VERSION,
+  type StandardRatesDocument,
+  StandardRatesDocumentSchema,
+  TariffCodeSchema,
+  unitRateRows,
+} from './rates.js';
+export {
+  coversThrough,
+  type Discontinuity,
+  discontinuities,
+  newestFirst,
+  overlapping,
+  type PaymentMethod,
+  preferPaymentMethod,
+} from './slots.js';
+export { toUtcSecond, UtcInstant, UtcSecond } from './time.js';

@@ -1,0 +1,99 @@
+import { check } from './check.js';
+import { NatsServer, type NatsServerOptions } from './nats-server.js';
+import { freePort } from './ports.js';
+
+interface JszMeta {
+  meta_cluster?: { leader?: string; cluster_size?: number };
+}
+
+export interface ClusterOptions {
+  /** Number of nodes. Default 3. */
+  size?: number;
+  /** Extra configuration text for every node (accounts, authorization ...). */
+  extraConfig?: string;
+  /** Cluster name. Default `ratebus-test`. */
+  name?: string;
+}
+
+/**
+ * A JetStream cluster on loopback: every node routes to every other, client ports are fixed at start so a
+ * killed node can come back on the same address. Waits until all running nodes agree on a meta leader.
+ */
+export class NatsCluster implements AsyncDisposable {
+  readonly nodes: NatsServer[];
+
+  private constructor(nodes: NatsServer[]) {
+    this.nodes = nodes;
+  }
+
+  static async start(opts: ClusterOptions = {}): Promise<NatsCluster> {
+    const size = opts.size ?? 3;
+    const name = opts.name ?? 'ratebus-test';
+    const clusterPorts = await distinctPorts(size);
+    const clientPorts = await distinctPorts(size, clusterPorts);
+    const nodes = await Promise.all(
+      clusterPorts.map((port, i) => {
+        const routes = clusterPorts.filter((p) => p !== port).map((p) => `nats-route://127.0.0.1:${p}`);
+        const nodeOpts: NatsServerOptions = {
+          serverName: `${name}-n${i + 1}`,
+          port: clientPorts[i] as number,
+          cluster: { name, port, routes },
+        };
+        if (opts.extraConfig) nodeOpts.extraConfig = opts.extraConfig;
+        return NatsServer.start(nodeOpts);
+      }),
+    );
+    const cluster = new NatsCluster(nodes);
+    try {
+      await cluster.waitForMetaLeader();
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+    return cluster;
+  }
+
+  /** Client URLs of all nodes, for a connection's `servers` option. */
+  get urls(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  /** Waits until every running node reports the same meta leader; returns its server name. */
+  async waitForMetaLeader(timeout = 30_000): Promise<string> {
+    return check(
+      async () => {
+        const running = this.nodes.filter((n) => n.running);
+        const leaders = await Promise.all(
+          running.map((n) => n.monitor<JszMeta>('jsz').then((j) => j.meta_cluster?.leader)),
+        );
+        const first = leaders[0];
+        return first && leaders.every((l) => l === first) ? first : undefined;
+      },
+      { timeout, interval: 200, name: 'JetStream meta leader' },
+    );
+  }
+
+  /** The node whose server name is `name`. */
+  node(name: string): NatsServer {
+    const n = this.nodes.find((x) => x.serverName === name);
+    if (!n) throw new Error(`no node named ${name}`);
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+async function distinctPorts(n: number, avoid: readonly number[] = []): Promise<number[]> {
+  const out: number[] = [];
+  while (out.length < n) {
+    const p = await freePort();
+    if (!out.includes(p) && !avoid.includes(p)) out.push(p);
+  }
+  return out;
+}
