@@ -37,7 +37,8 @@ describe('architecture', () => {
           assert.ok(!spec.includes('services/'), where);
           assert.ok(!SERVICES.includes(spec), where);
           if (spec.startsWith('@ratebus/')) assert.ok(allowed.includes(spec), where);
-          if (spec.startsWith('.')) assert.ok(!spec.startsWith('../../'), `${where}: reaches outside the package`);
+          if (spec.startsWith('.'))
+            assert.ok(!spec.startsWith('../../'), `${where}: reaches outside the package`);
         }
       }
     });
