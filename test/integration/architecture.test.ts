@@ -16,7 +16,10 @@ function sources(dir: string): string[] {
 
 function imports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1] as string);
+  const statics = [...text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]/gms)];
+  const bare = [...text.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm)];
+  const dynamic = [...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)];
+  return [...statics, ...bare, ...dynamic].map((m) => m[1] as string);
 }
 
 const SERVICES = ['@ratebus/fetcher', '@ratebus/gateway', '@ratebus/octopus-sim'];
