@@ -13,6 +13,8 @@ export interface ClusterOptions {
   extraConfig?: string;
   /** Cluster name. Default `ratebus-test`. */
   name?: string;
+  /** Extra environment for every node (config files may reference `$VARS`). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -40,6 +42,7 @@ export class NatsCluster implements AsyncDisposable {
           cluster: { name, port, routes },
         };
         if (opts.extraConfig) nodeOpts.extraConfig = opts.extraConfig;
+        if (opts.env) nodeOpts.env = opts.env;
         return NatsServer.start(nodeOpts);
       }),
     );

@@ -44,6 +44,8 @@ export interface NatsServerOptions {
   extraConfig?: string;
   /** Verbose server logging (-DV). Default false. */
   debug?: boolean;
+  /** Extra environment for the server process (config files may reference `$VARS`). */
+  env?: Record<string, string>;
 }
 
 interface PortsFile {
@@ -144,7 +146,12 @@ export class NatsServer implements AsyncDisposable {
     writeFileSync(conf, this.configText(port, httpPort));
     const args = ['-c', conf];
     if (this.opts.debug) args.push('-DV');
-    this.proc = await ManagedProcess.start({ name: `nats-server ${this.serverName}`, command: binary, args });
+    this.proc = await ManagedProcess.start({
+      name: `nats-server ${this.serverName}`,
+      command: binary,
+      args,
+      env: { ...process.env, ...this.opts.env },
+    });
     const proc = this.proc;
     const portsPath = join(this.dir, `nats-server_${proc.pid}.ports`);
     const ports = await check(
