@@ -1,0 +1,59 @@
+/**
+ * @ratebus/octopus — the upstream client: the public Octopus Energy REST API (products, charge endpoints)
+ * with a shared request budget, retries, validation and typed errors; and per-account Kraken tokens.
+ */
+export { preferPaymentMethod } from '@ratebus/schema';
+export {
+  type BackoffOptions,
+  backoffDelay,
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+  parseRetryAfter,
+} from './backoff.js';
+export { DEFAULT_BUDGET_PERIOD_MS, RequestBudget, type RequestBudgetOptions } from './budget.js';
+export {
+  DEFAULT_MAX_ATTEMPTS,
+  MAX_PAGES,
+  OctopusClient,
+  type OctopusClientOptions,
+  PAGE_SIZE,
+  type RequestEvent,
+  type TariffRates,
+} from './client.js';
+export {
+  AbortedError,
+  InvalidResponseError,
+  KrakenAuthError,
+  KrakenGraphqlError,
+  KrakenThrottledError,
+  OctopusError,
+  OctopusErrorCode,
+  type OctopusErrorOptions,
+  UpstreamHttpError,
+  UpstreamNetworkError,
+  UpstreamNotFoundError,
+  UpstreamThrottledError,
+  UpstreamTimeoutError,
+} from './errors.js';
+export { jwtExpiresAt } from './jwt.js';
+export {
+  DEFAULT_GRAPHQL_PATH,
+  DEFAULT_MAX_COOLDOWN_MS,
+  DEFAULT_REFRESH_EARLY_MS,
+  DEFAULT_THROTTLE_COOLDOWN_MS,
+  EDGE_BLOCK_CODE,
+  KrakenTokens,
+  type KrakenTokensOptions,
+} from './kraken.js';
+export {
+  findProductTariff,
+  type Link,
+  type ProductDetail,
+  ProductDetailSchema,
+  type ProductTariff,
+  type ProductTariffKind,
+  RatesPageSchema,
+  REGION_KEYS,
+  TariffMapSchema,
+} from './schemas.js';
+export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, VERSION } from './transport.js';
