@@ -1,0 +1,170 @@
+import {
+  type Checked,
+  CheckedSchema,
+  decode,
+  parseRateKey,
+  type RatesDocument,
+  RatesDocumentSchema,
+  type TariffRef,
+} from '@ratebus/schema';
+import type { RejectReason } from './hooks.js';
+
+/**
+ * Where a revision comes from: the creation time of the bucket's stream. Revisions of a deleted and
+ * recreated bucket restart at 1, so they are only compared within one epoch.
+ */
+export type Epoch = string;
+
+export interface HeldDocument {
+  readonly key: string;
+  readonly ref: TariffRef;
+  readonly document: RatesDocument;
+  readonly revision: number;
+  readonly epoch: Epoch;
+}
+
+export interface HeldCheck {
+  readonly checked: Checked;
+  readonly revision: number;
+  readonly epoch: Epoch;
+}
+
+export type ApplyResult =
+  | { readonly kind: 'applied' }
+  | { readonly kind: 'duplicate' }
+  | { readonly kind: 'rejected'; readonly reason: RejectReason };
+
+const APPLIED: ApplyResult = { kind: 'applied' };
+const DUPLICATE: ApplyResult = { kind: 'duplicate' };
+const reject = (reason: RejectReason): ApplyResult => ({ kind: 'rejected', reason });
+
+function refOf(key: string): TariffRef | null {
+  try {
+    return parseRateKey(key);
+  } catch {
+    return null;
+  }
+}
+
+/** Same epoch and not newer → a replay (equal) or an out-of-order old message (lower). */
+function revisionVerdict(
+  held: { revision: number; epoch: Epoch } | undefined,
+  revision: number,
+  epoch: Epoch,
+) {
+  if (!held || held.epoch !== epoch) return null;
+  if (revision === held.revision) return DUPLICATE;
+  if (revision < held.revision) return reject('older-revision');
+  return null;
+}
+
+const coverage = (s: string | null): number => (s === null ? Number.NEGATIVE_INFINITY : Date.parse(s));
+
+/**
+ * The pod's copy of the rates and checks buckets, applied idempotently by revision, with every rejection
+ * rule in one place. Pure: no I/O, no clock.
+ */
+export class LocalCopy {
+  private readonly docs = new Map<string, HeldDocument>();
+  private readonly checks = new Map<string, HeldCheck>();
+
+  document(key: string): HeldDocument | undefined {
+    return this.docs.get(key);
+  }
+
+  check(key: string): HeldCheck | undefined {
+    return this.checks.get(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.docs.keys();
+  }
+
+  checkKeys(): IterableIterator<string> {
+    return this.checks.keys();
+  }
+
+  get size(): number {
+    return this.docs.size;
+  }
+
+  /** Confirmation time, ms: the later of the document's fetch and a check of the same content. */
+  confirmedAt(key: string): number | undefined {
+    const d = this.docs.get(key);
+    if (!d) return undefined;
+    const fetched = Date.parse(d.document.fetchedAt);
+    const c = this.checks.get(key)?.checked;
+    if (!c || c.contentHash !== d.document.contentHash) return fetched;
+    return Math.max(fetched, Date.parse(c.checkedAt));
+  }
+
+  /** Applies a `ratebus-rates` PUT. */
+  applyDocument(key: string, payload: Uint8Array | string, revision: number, epoch: Epoch): ApplyResult {
+    const ref = refOf(key);
+    if (!ref) return reject('invalid-key');
+    const held = this.docs.get(key);
+    const rv = revisionVerdict(held, revision, epoch);
+    if (rv) return rv;
+    const r = decode(RatesDocumentSchema, 'RatesDocument', payload);
+    if (!r.ok) return reject('invalid-payload');
+    const doc = r.value;
+    if (doc.product !== ref.product || doc.tariff !== ref.tariff) return reject('key-mismatch');
+    // Terms and coverage are compared within one bucket epoch: a recreated system starts over at term 1.
+    if (held && held.epoch === epoch) {
+      const h = held.document;
+      if (doc.term < h.term) return reject('older-term');
+      if (doc.term === h.term && coverage(doc.coversThrough) < coverage(h.coversThrough)) {
+        return reject('regressed-coverage');
+      }
+    }
+    this.docs.set(key, { key, ref, document: doc, revision, epoch });
+    return APPLIED;
+  }
+
+  /** Applies a `ratebus-checks` PUT. */
+  applyCheck(key: string, payload: Uint8Array | string, revision: number, epoch: Epoch): ApplyResult {
+    const ref = refOf(key);
+    if (!ref) return reject('invalid-key');
+    const held = this.checks.get(key);
+    const rv = revisionVerdict(held, revision, epoch);
+    if (rv) return rv;
+    const r = decode(CheckedSchema, 'Checked', payload);
+    if (!r.ok) return reject('invalid-payload');
+    const c = r.value;
+    if (c.product !== ref.product || c.tariff !== ref.tariff) return reject('key-mismatch');
+    if (held && held.epoch === epoch && c.term < held.checked.term) return reject('older-term');
+    this.checks.set(key, { checked: c, revision, epoch });
+    return APPLIED;
+  }
+
+  /** Restores a document persisted earlier; validated again by the caller's loader. */
+  restore(doc: HeldDocument, check: HeldCheck | null): void {
+    this.docs.set(doc.key, doc);
+    if (check) this.checks.set(doc.key, check);
+  }
+
+  /** A DEL/PURGE of a document; ignored when it is not newer than the held copy. */
+  removeDocument(key: string, revision: number, epoch: Epoch): boolean {
+    const held = this.docs.get(key);
+    if (!held || (held.epoch === epoch && revision <= held.revision)) return false;
+    this.docs.delete(key);
+    return true;
+  }
+
+  /** A DEL/PURGE of a check record. */
+  removeCheck(key: string, revision: number, epoch: Epoch): boolean {
+    const held = this.checks.get(key);
+    if (!held || (held.epoch === epoch && revision <= held.revision)) return false;
+    this.checks.delete(key);
+    return true;
+  }
+
+  /** Forgets a document unconditionally (a relist no longer lists it). */
+  dropDocument(key: string): boolean {
+    return this.docs.delete(key);
+  }
+
+  dropCheck(key: string): boolean {
+    return this.checks.delete(key);
+  }
+}

@@ -1,0 +1,170 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { PaymentMethod } from '@ratebus/schema';
+import { z } from 'zod';
+import { InvalidOptionsError } from './errors.js';
+import type { ClientHooks } from './hooks.js';
+import type { ClientLogger } from './logger.js';
+
+/** A document confirmed less than 30 min ago is fresh (the original file-cache tier). */
+export const DEFAULT_FRESH_FOR_MS = 30 * 60_000;
+/** A document confirmed less than 35 min ago is stale; beyond that it is expired (still served). */
+export const DEFAULT_STALE_FOR_MS = 35 * 60_000;
+/** How often the bucket's last sequence is compared with the last applied revision: 15 s. */
+export const DEFAULT_RESYNC_INTERVAL_MS = 15_000;
+/** How long a resync check waits for an in-flight delivery before restarting the watch: 1 s. */
+export const DEFAULT_RESYNC_GRACE_MS = 1_000;
+/** How often the whole bucket is listed again (catches purges and expiry that give no event): 5 min. */
+export const DEFAULT_RELIST_INTERVAL_MS = 5 * 60_000;
+/** First delay of the watch / bind / connect retry backoff: 500 ms. */
+export const DEFAULT_RETRY_INITIAL_MS = 500;
+/** Cap of the watch / bind / connect retry backoff: 30 s. */
+export const DEFAULT_RETRY_MAX_MS = 30_000;
+/** Client ping interval: 5 s, so a half-open link is found within about 3 × 5 s. */
+export const DEFAULT_PING_INTERVAL_MS = 5_000;
+/** Unanswered pings before the link counts as dead. */
+export const DEFAULT_MAX_PING_OUT = 2;
+/** Wait between reconnect attempts to one server: 1 s. */
+export const DEFAULT_RECONNECT_TIME_WAIT_MS = 1_000;
+/** Bound on one connection handshake: 5 s (the nats.js default of 20 s hides dead links). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** JetStream API request timeout: 5 s. */
+export const DEFAULT_JS_TIMEOUT_MS = 5_000;
+/** Default deadline of `ensure()`: 10 s. */
+export const DEFAULT_ENSURE_TIMEOUT_MS = 10_000;
+/** Interest TTL assumed when the bucket's own TTL cannot be read: 1 h. */
+export const DEFAULT_INTEREST_TTL_MS = 60 * 60_000;
+/** Updates buffered per `updates()` iterator before the oldest are dropped. */
+export const DEFAULT_MAX_BUFFERED_UPDATES = 10_000;
+
+/** How to log in to NATS. */
+export type Credentials =
+  | { readonly user: string; readonly pass: string }
+  | { readonly token: string }
+  /** Contents of a `.creds` file (JWT + nkey seed). */
+  | { readonly creds: string };
+
+export interface RateClientOptions {
+  /** NATS URL(s). Default `nats://127.0.0.1:4222`. Conflicts with `nc`. */
+  servers?: string | string[];
+  /** Credentials for `servers`. Conflicts with `nc`. */
+  credentials?: Credentials;
+  /** Connection name shown in `connz`. Default `ratebus-client-<pid>`. */
+  name?: string;
+  /** Use this connection instead of opening one; it is never closed by the client. */
+  nc?: NatsConnection;
+  /** Keep a copy on disk in this directory so a restart without NATS still serves. Default: memory only. */
+  cacheDir?: string;
+  /** Fresh below this confirmation age, ms. Default 30 min. */
+  freshForMs?: number;
+  /** Stale below this confirmation age, expired beyond, ms. Default 35 min. */
+  staleForMs?: number;
+  /** Resync check period (bucket last sequence vs last applied revision), ms. Default 15000. */
+  resyncIntervalMs?: number;
+  /** Grace for in-flight deliveries before a resync check restarts the watch, ms. Default 1000. */
+  resyncGraceMs?: number;
+  /** Full relist period, ms. Default 300000. */
+  relistIntervalMs?: number;
+  /** First retry delay for connect, bind and watch, ms. Default 500. */
+  retryInitialMs?: number;
+  /** Cap of the retry delay for connect, bind and watch, ms. Default 30000. */
+  retryMaxMs?: number;
+  /** Ping interval, ms. Default 5000. */
+  pingIntervalMs?: number;
+  /** Unanswered pings before the link is dead. Default 2. */
+  maxPingOut?: number;
+  /** Wait between reconnect attempts, ms. Default 1000. */
+  reconnectTimeWaitMs?: number;
+  /** Bound on one connection handshake, ms. Default 5000. */
+  connectTimeoutMs?: number;
+  /** JetStream API timeout, ms. Default 5000. */
+  jsTimeoutMs?: number;
+  /** Default `ensure()` deadline, ms. Default 10000. */
+  ensureTimeoutMs?: number;
+  /** Interest renewal check period, ms. Default: a quarter of the interest bucket's TTL (jittered ±25 %). */
+  interestCheckIntervalMs?: number;
+  /** Row kept by `slots()` where DD and NDD twins exist. Default DIRECT_DEBIT. */
+  preferredPaymentMethod?: PaymentMethod;
+  /** Updates buffered per `updates()` iterator; the oldest are dropped beyond. Default 10000. */
+  maxBufferedUpdates?: number;
+  /** Clock for freshness, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Metrics hooks. */
+  hooks?: ClientHooks;
+  /** A pino logger (or anything with debug/info/warn/error). Default silent. */
+  logger?: ClientLogger;
+}
+
+const pos = z.number().int().positive();
+const isFn = (v: unknown) => typeof v === 'function';
+
+const OptionsSchema = z
+  .strictObject({
+    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    credentials: z
+      .union([
+        z.strictObject({ user: z.string(), pass: z.string() }),
+        z.strictObject({ token: z.string().min(1) }),
+        z.strictObject({ creds: z.string().min(1) }),
+      ])
+      .optional(),
+    name: z.string().min(1).max(200).optional(),
+    nc: z.custom<NatsConnection>((v) => typeof v === 'object' && v !== null, 'a NatsConnection').optional(),
+    cacheDir: z.string().min(1).optional(),
+    freshForMs: pos.default(DEFAULT_FRESH_FOR_MS),
+    staleForMs: pos.default(DEFAULT_STALE_FOR_MS),
+    resyncIntervalMs: z.number().int().min(50).default(DEFAULT_RESYNC_INTERVAL_MS),
+    resyncGraceMs: z.number().int().min(0).default(DEFAULT_RESYNC_GRACE_MS),
+    relistIntervalMs: z.number().int().min(100).default(DEFAULT_RELIST_INTERVAL_MS),
+    retryInitialMs: z.number().int().min(10).default(DEFAULT_RETRY_INITIAL_MS),
+    retryMaxMs: z.number().int().min(10).default(DEFAULT_RETRY_MAX_MS),
+    pingIntervalMs: z.number().int().min(100).default(DEFAULT_PING_INTERVAL_MS),
+    maxPingOut: z.number().int().min(1).max(10).default(DEFAULT_MAX_PING_OUT),
+    reconnectTimeWaitMs: z.number().int().min(10).default(DEFAULT_RECONNECT_TIME_WAIT_MS),
+    connectTimeoutMs: z.number().int().min(100).default(DEFAULT_CONNECT_TIMEOUT_MS),
+    jsTimeoutMs: z.number().int().min(100).default(DEFAULT_JS_TIMEOUT_MS),
+    ensureTimeoutMs: pos.default(DEFAULT_ENSURE_TIMEOUT_MS),
+    interestCheckIntervalMs: z.number().int().min(50).optional(),
+    preferredPaymentMethod: z.enum(['DIRECT_DEBIT', 'NON_DIRECT_DEBIT']).default('DIRECT_DEBIT'),
+    maxBufferedUpdates: pos.default(DEFAULT_MAX_BUFFERED_UPDATES),
+    now: z.custom<() => number>(isFn, 'a function').optional(),
+    hooks: z
+      .strictObject({
+        onUpdate: z.custom<NonNullable<ClientHooks['onUpdate']>>(isFn, 'a function').optional(),
+        onReject: z.custom<NonNullable<ClientHooks['onReject']>>(isFn, 'a function').optional(),
+        onResync: z.custom<NonNullable<ClientHooks['onResync']>>(isFn, 'a function').optional(),
+      })
+      .optional(),
+    logger: z
+      .custom<ClientLogger>(
+        (v) =>
+          typeof v === 'object' &&
+          v !== null &&
+          ['debug', 'info', 'warn', 'error'].every((m) => isFn((v as Record<string, unknown>)[m])),
+        'a logger with debug/info/warn/error',
+      )
+      .optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.nc && (o.servers !== undefined || o.credentials !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nc'],
+        message: 'give either nc or servers/credentials, not both',
+      });
+    }
+    if (o.staleForMs <= o.freshForMs) {
+      ctx.addIssue({ code: 'custom', path: ['staleForMs'], message: 'must be greater than freshForMs' });
+    }
+    if (o.retryMaxMs < o.retryInitialMs) {
+      ctx.addIssue({ code: 'custom', path: ['retryMaxMs'], message: 'must be at least retryInitialMs' });
+    }
+  });
+
+export type ResolvedOptions = z.infer<typeof OptionsSchema>;
+
+/** Validates options once, reporting every problem at once; fills in defaults. */
+export function resolveOptions(input: RateClientOptions): ResolvedOptions {
+  const r = OptionsSchema.safeParse(input);
+  if (r.success) return r.data;
+  throw new InvalidOptionsError(r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+}

@@ -1,0 +1,274 @@
+import { hostname } from 'node:os';
+import {
+  overlapping,
+  type PaymentMethod,
+  preferPaymentMethod,
+  type RateSlot,
+  rateKey,
+  type TariffRef,
+  tariffRef,
+  unitRateRows,
+} from '@ratebus/schema';
+import { ClientClosedError, EnsureTimeoutError, NoFetcherError } from './errors.js';
+import type { RejectReason, ResyncKind } from './hooks.js';
+import { CopyKeeper } from './keeper.js';
+import { type ClientLogger, errInfo, silentLogger } from './logger.js';
+import { type RateClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { isRequestTimeout, requestRefresh } from './refresh.js';
+import { BusSync } from './sync.js';
+import { sleep } from './timing.js';
+import type { RateUpdate, UpdateListener } from './updates.js';
+import type { RateView } from './view.js';
+
+/** Where the data `ready()` found came from. */
+export type ReadySource = 'nats' | 'cache';
+
+/** A point in time: a Date, epoch ms, or an ISO string. */
+export type TimeInput = Date | number | string;
+
+export interface SlotQuery {
+  /** Start of the range (inclusive). */
+  readonly from: TimeInput;
+  /** End of the range (exclusive). */
+  readonly to: TimeInput;
+  /** Row kept where DD and NDD twins exist. Default: the client's `preferredPaymentMethod`. */
+  readonly paymentMethod?: PaymentMethod;
+}
+
+export interface ClientStats {
+  /** Documents held now. */
+  readonly held: number;
+  readonly ready: ReadySource | null;
+  /** New document contents applied. */
+  readonly applied: number;
+  /** Confirmation changes applied (checks bucket). */
+  readonly confirmations: number;
+  /** Messages ignored because that revision was already held (replays after resync). */
+  readonly duplicates: number;
+  readonly removed: number;
+  /** Documents loaded from the cache dir at start. */
+  readonly restored: number;
+  readonly rejected: Readonly<Record<RejectReason, number>>;
+  readonly resyncs: Readonly<Record<ResyncKind, number>>;
+  /** Resync checks run (sequence comparisons). */
+  readonly resyncChecks: number;
+  readonly reconnects: number;
+  /** Interest entries read to decide on a renewal. */
+  readonly interestChecks: number;
+  /** Interest entries written (create or CAS update). */
+  readonly interestWrites: number;
+  /** Interest writes lost to another pod's CAS (expected, harmless). */
+  readonly interestCasLost: number;
+  readonly persistWrites: number;
+  readonly persistErrors: number;
+  /** Updates dropped from full `updates()` buffers. */
+  readonly updatesDropped: number;
+  /** Oldest confirmation age among held documents, ms. */
+  readonly maxAgeMs: number;
+}
+
+const toMs = (t: TimeInput): number =>
+  t instanceof Date ? t.getTime() : typeof t === 'number' ? t : Date.parse(t);
+const ACTOR_UNSAFE = /[^!-~]/g;
+
+/**
+ * What a pod embeds: a local, stale-tolerant copy of every tariff in `ratebus-rates`, kept in sync
+ * informer-style, optionally persisted, with freshness from the fetcher's confirmations.
+ */
+export class RateClient implements AsyncDisposable {
+  private readonly keeper: CopyKeeper;
+  private readonly sync: BusSync;
+  private readonly logger: ClientLogger;
+  private readonly now: () => number;
+  private readonly resyncs: Record<ResyncKind, number> = { resume: 0, relist: 0, restart: 0 };
+  private readySource: ReadySource | null = null;
+  private resolveReady!: (s: ReadySource) => void;
+  private readonly readyP = new Promise<ReadySource>((r) => {
+    this.resolveReady = r;
+  });
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(private readonly o: ResolvedOptions) {
+    this.logger = o.logger ?? silentLogger;
+    this.now = o.now ?? Date.now;
+    const userHooks = o.hooks ?? {};
+    const hooks = {
+      ...userHooks,
+      onResync: (kind: ResyncKind, e: { bucket: string }) => {
+        this.resyncs[kind]++;
+        userHooks.onResync?.(kind, e);
+      },
+    };
+    this.keeper = new CopyKeeper(o, this.now, this.logger, hooks);
+    const name = (o.name ?? `ratebus-client-${hostname()}-${process.pid}`)
+      .replace(ACTOR_UNSAFE, '_')
+      .slice(0, 128);
+    this.sync = new BusSync(o, name, this.keeper, this.logger, hooks, () => this.markReady('cache'));
+  }
+
+  /**
+   * Creates a client: validates options (throws InvalidOptionsError listing every problem), loads the
+   * persisted copy if `cacheDir` is set, and starts syncing in the background. Does not wait for NATS:
+   * await `ready()` for that.
+   */
+  static async connect(opts: RateClientOptions = {}): Promise<RateClient> {
+    const client = new RateClient(resolveOptions(opts));
+    await client.keeper.restore();
+    client.sync.start();
+    void client.sync.synced.then(() => client.markReady('nats'));
+    return client;
+  }
+
+  /**
+   * Resolves once the initial listing of the buckets is applied (`nats`), or — when NATS or the buckets
+   * cannot be reached — once a persisted copy is loaded (`cache`). Without either it keeps waiting.
+   */
+  ready(): Promise<ReadySource> {
+    return this.readyP;
+  }
+
+  private markReady(source: ReadySource): void {
+    if (this.readySource) return;
+    if (source === 'cache' && this.keeper.copy.size === 0) return;
+    this.readySource = source;
+    this.logger.info({ source, documents: this.keeper.copy.size }, 'rate client ready');
+    this.resolveReady(source);
+  }
+
+  /** The held document of a tariff and its freshness; undefined when none is held. Throws InvalidCodeError. */
+  get(product: string, tariff: string): RateView | undefined {
+    return this.keeper.view(rateKey(product, tariff));
+  }
+
+  /** Every held tariff. */
+  tariffs(): TariffRef[] {
+    return [...this.keeper.copy.keys()].map((k) => this.keeper.copy.document(k)?.ref as TariffRef);
+  }
+
+  /**
+   * Unit-rate rows overlapping `[from, to)`, oldest first, one row per period where DD/NDD twins exist.
+   * Undefined when the tariff is not held. Throws InvalidCodeError.
+   */
+  slots(product: string, tariff: string, q: SlotQuery): RateSlot[] | undefined {
+    const view = this.get(product, tariff);
+    if (!view) return undefined;
+    const rows = preferPaymentMethod(
+      unitRateRows(view.document),
+      q.paymentMethod ?? this.o.preferredPaymentMethod,
+    );
+    return overlapping(rows, toMs(q.from), toMs(q.to)).sort(
+      (a, b) => Date.parse(a.valid_from) - Date.parse(b.valid_from),
+    );
+  }
+
+  /** Calls `listener` on every change; returns an unsubscribe function. */
+  on(event: 'update', listener: UpdateListener): () => void {
+    if (event !== 'update') throw new TypeError(`unknown event ${String(event)}`);
+    return this.keeper.hub.on(listener);
+  }
+
+  /** Changes from now on, as an async iterator (ends on close; `break` unsubscribes). */
+  updates(): AsyncIterableIterator<RateUpdate> {
+    return this.keeper.hub.iterate();
+  }
+
+  /**
+   * Declares interest in a tariff (kept renewed while the client lives) and returns its document. When
+   * none is held yet, asks the leading fetcher (`ratebus.refresh.{p}.{t}`) and waits for the document.
+   * Throws InvalidCodeError, NotFoundError, RefreshFailedError, NoFetcherError (nobody answered until the
+   * deadline) or EnsureTimeoutError.
+   */
+  async ensure(product: string, tariff: string, opts: { timeoutMs?: number } = {}): Promise<RateView> {
+    const ref = tariffRef(product, tariff);
+    const key = rateKey(ref.product, ref.tariff);
+    if (this.closed) throw new ClientClosedError();
+    const timeoutMs = opts.timeoutMs ?? this.o.ensureTimeoutMs;
+    const deadline = performance.now() + timeoutMs;
+    const left = () => deadline - performance.now();
+    void this.sync
+      .interestRenewer()
+      .then((r) => r?.declare(key, ref))
+      .catch((e: unknown) => this.logger.warn({ key, ...errInfo(e) }, 'cannot declare interest'));
+
+    await Promise.race([this.readyP, sleep(left())]);
+    let lastError: unknown;
+    while (left() > 0) {
+      if (this.closed) throw new ClientClosedError();
+      const held = this.keeper.view(key);
+      if (held) return held;
+      const nc = this.sync.nc;
+      if (!nc || nc.isClosed()) {
+        await this.waitFor(key, Math.min(left(), 250));
+        continue;
+      }
+      try {
+        await requestRefresh(nc, ref, this.sync.name, Math.max(1, Math.min(left(), this.o.jsTimeoutMs * 2)));
+        // The fetcher wrote the document before replying: read it from KV in case the watch lags.
+        await this.sync.rates?.fetch(key);
+        await this.waitFor(key, Math.min(left(), 500));
+      } catch (e) {
+        if (e instanceof NoFetcherError || isRequestTimeout(e)) {
+          lastError = e;
+          await this.waitFor(key, Math.min(left(), 250));
+          continue;
+        }
+        throw e;
+      }
+    }
+    const held = this.keeper.view(key);
+    if (held) return held;
+    if (lastError instanceof NoFetcherError) throw lastError;
+    throw new EnsureTimeoutError(ref.product, ref.tariff, timeoutMs, { cause: lastError });
+  }
+
+  /** Resolves when `key` is held or after `ms`. */
+  private waitFor(key: string, ms: number): Promise<void> {
+    if (this.keeper.copy.document(key)) return Promise.resolve();
+    const abort = new AbortController();
+    const off = this.keeper.hub.on((u) => {
+      if (u.view && `${u.product}.${u.tariff}` === key) abort.abort();
+    });
+    return sleep(ms, abort.signal).finally(off);
+  }
+
+  stats(): ClientStats {
+    const c = this.keeper.counters;
+    const interest = this.sync.interest;
+    return {
+      held: this.keeper.copy.size,
+      ready: this.readySource,
+      applied: c.applied,
+      confirmations: c.confirmations,
+      duplicates: c.duplicates,
+      removed: c.removed,
+      restored: c.restored,
+      rejected: { ...c.rejected },
+      resyncs: { ...this.resyncs },
+      resyncChecks: (this.sync.rates?.checks ?? 0) + (this.sync.checks?.checks ?? 0),
+      reconnects: this.sync.reconnects,
+      interestChecks: interest?.checks ?? 0,
+      interestWrites: interest?.writes ?? 0,
+      interestCasLost: interest?.casLost ?? 0,
+      persistWrites: this.keeper.disk?.writes ?? 0,
+      persistErrors: this.keeper.disk?.errors ?? 0,
+      updatesDropped: this.keeper.hub.dropped,
+      maxAgeMs: this.keeper.maxAgeMs(),
+    };
+  }
+
+  /** Stops syncing, ends update iterators, flushes the disk cache, closes the connection it opened. Idempotent. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.closing ??= (async () => {
+      await this.sync.stop();
+      this.keeper.hub.close();
+      await this.keeper.disk?.flush();
+    })();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,190 @@
+import { jetstream } from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BUCKETS } from '@ratebus/schema';
+import { connectionOptions, connectWithRetry } from './connection.js';
+import type { ClientHooks } from './hooks.js';
+import { BucketInformer } from './informer.js';
+import { InterestRenewer } from './interest.js';
+import type { CopyKeeper } from './keeper.js';
+import { type ClientLogger, errInfo } from './logger.js';
+import { DEFAULT_INTEREST_TTL_MS, type ResolvedOptions } from './options.js';
+import { Backoff, sleep } from './timing.js';
+
+/**
+ * Everything that talks to NATS: the (first) connection with retry, binding to the buckets with retry
+ * (a pod may start before any fetcher created them), the two informers, the interest renewer, and the
+ * reconnect listener that triggers a resync check.
+ */
+export class BusSync {
+  nc: NatsConnection | null = null;
+  rates: BucketInformer | null = null;
+  checks: BucketInformer | null = null;
+  interest: InterestRenewer | null = null;
+  private readonly abort = new AbortController();
+  private statusIter: AsyncIterable<unknown> | null = null;
+  private run: Promise<void> | null = null;
+  private interestBind: Promise<InterestRenewer | null> | null = null;
+  private resolveSynced!: () => void;
+  /** Resolves once both buckets have been listed. */
+  readonly synced = new Promise<void>((r) => {
+    this.resolveSynced = r;
+  });
+  reconnects = 0;
+
+  constructor(
+    private readonly o: ResolvedOptions,
+    readonly name: string,
+    private readonly keeper: CopyKeeper,
+    private readonly logger: ClientLogger,
+    private readonly hooks: ClientHooks,
+    /** Told about every failed connect or bind attempt (to serve the persisted copy meanwhile). */
+    private readonly onUnreachable: () => void,
+  ) {}
+
+  start(): void {
+    this.run ??= this.main().catch((e: unknown) => this.logger.error(errInfo(e), 'bus sync stopped'));
+  }
+
+  /** The interest renewer, bound on first use; null once closed. */
+  interestRenewer(): Promise<InterestRenewer | null> {
+    this.interestBind ??= this.connected().then(async (nc) => {
+      if (!nc) return null;
+      const kv = await this.bind(nc, BUCKETS.interest);
+      if (!kv) return null;
+      let ttl: number | null = null;
+      try {
+        ttl = (await kv.status()).ttl;
+      } catch (e) {
+        this.logger.warn(errInfo(e), 'cannot read the interest TTL; using the default');
+      }
+      this.interest = new InterestRenewer(
+        kv,
+        ttl,
+        {
+          checkIntervalMs: this.o.interestCheckIntervalMs,
+          fallbackTtlMs: DEFAULT_INTEREST_TTL_MS,
+          jsTimeoutMs: this.o.jsTimeoutMs,
+          by: this.name,
+        },
+        this.logger,
+      );
+      if (this.abort.signal.aborted) await this.interest.stop();
+      return this.interest;
+    });
+    return this.interestBind;
+  }
+
+  private resolveConnected!: (nc: NatsConnection | null) => void;
+  private readonly connectedP = new Promise<NatsConnection | null>((r) => {
+    this.resolveConnected = r;
+  });
+  private readonly aborted = new Promise<void>((r) => this.abort.signal.addEventListener('abort', () => r()));
+
+  /** Resolves with the connection once established (null if closed first). */
+  connected(): Promise<NatsConnection | null> {
+    return this.connectedP;
+  }
+
+  private async main(): Promise<void> {
+    const backoff = new Backoff(this.o.retryInitialMs, this.o.retryMaxMs);
+    const nc =
+      this.o.nc ??
+      (await connectWithRetry(
+        connectionOptions(this.o, this.name),
+        backoff,
+        this.abort.signal,
+        this.logger,
+        () => this.onUnreachable(),
+      ));
+    if (!nc) return;
+    this.nc = nc;
+    this.resolveConnected(nc);
+    this.watchStatus(nc);
+    const [ratesKv, checksKv] = await Promise.all([
+      this.bind(nc, BUCKETS.rates),
+      this.bind(nc, BUCKETS.checks),
+    ]);
+    if (!ratesKv || !checksKv || this.abort.signal.aborted) return;
+    const io = {
+      resyncIntervalMs: this.o.resyncIntervalMs,
+      resyncGraceMs: this.o.resyncGraceMs,
+      relistIntervalMs: this.o.relistIntervalMs,
+      retryInitialMs: this.o.retryInitialMs,
+      retryMaxMs: this.o.retryMaxMs,
+      jsTimeoutMs: this.o.jsTimeoutMs,
+    };
+    this.rates = new BucketInformer(
+      ratesKv,
+      BUCKETS.rates,
+      this.keeper.ratesSink,
+      io,
+      this.logger,
+      this.hooks,
+    );
+    this.checks = new BucketInformer(
+      checksKv,
+      BUCKETS.checks,
+      this.keeper.checksSink,
+      io,
+      this.logger,
+      this.hooks,
+    );
+    this.rates.start();
+    this.checks.start();
+    await Promise.race([Promise.all([this.rates.synced, this.checks.synced]), this.aborted]);
+    if (!this.abort.signal.aborted) this.resolveSynced();
+  }
+
+  /** Opens a bucket that must already exist (the fetcher creates them), retrying with backoff. */
+  private async bind(nc: NatsConnection, bucket: string): Promise<KV | null> {
+    const backoff = new Backoff(this.o.retryInitialMs, this.o.retryMaxMs);
+    const kvm = new Kvm(jetstream(nc, { timeout: this.o.jsTimeoutMs }));
+    while (!this.abort.signal.aborted) {
+      try {
+        const kv = await kvm.open(bucket);
+        await kv.status();
+        return kv;
+      } catch (e) {
+        this.onUnreachable();
+        const delay = backoff.next();
+        this.logger.warn(
+          { bucket, delayMs: Math.round(delay), ...errInfo(e) },
+          'cannot bind to bucket; retrying',
+        );
+        await sleep(delay, this.abort.signal);
+      }
+    }
+    return null;
+  }
+
+  private watchStatus(nc: NatsConnection): void {
+    const it = nc.status();
+    this.statusIter = it;
+    void (async () => {
+      for await (const s of it) {
+        if (s.type === 'reconnect') {
+          this.reconnects++;
+          this.logger.info({ server: s.server }, 'reconnected; checking for missed updates');
+          void this.rates?.resync();
+          void this.checks?.resync();
+        } else if (s.type === 'disconnect' || s.type === 'staleConnection') {
+          this.logger.warn({ status: s.type }, 'NATS link lost');
+        }
+      }
+    })().catch((e: unknown) => this.logger.warn(errInfo(e), 'status listener failed'));
+  }
+
+  /** Stops everything; closes the connection only if this client opened it. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort();
+    this.resolveConnected(null);
+    await Promise.all([this.rates?.stop(), this.checks?.stop(), this.interest?.stop()]);
+    (this.statusIter as { stop?(): void } | null)?.stop?.();
+    if (this.nc && !this.o.nc) {
+      await this.nc.close().catch((e: unknown) => this.logger.warn(errInfo(e), 'close failed'));
+    }
+    await this.run;
+  }
+}
