@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BUCKETS } from '@ratebus/schema';
+import { NatsCluster } from '@ratebus/testkit';
+import { accountsConfig, connectAs, ROLE_ENV } from './roles.js';
+
+/** What `RATEBUS_REPLICAS=3` makes the fetcher do in the compose cluster. */
+const REPLICAS = 3;
+
+describe('NATS security: a 3-node cluster with the ratebus accounts', function () {
+  this.timeout(60_000);
+  let cluster: NatsCluster;
+  let fetcher: NatsConnection;
+  let pod: NatsConnection;
+
+  before(async () => {
+    // Same users and permissions as node-1..3.conf (which include accounts.conf); routes on loopback.
+    cluster = await NatsCluster.start({ size: 3, extraConfig: accountsConfig(), env: ROLE_ENV });
+    fetcher = await connectAs('fetcher', cluster.urls);
+    pod = await connectAs('pod', cluster.urls);
+  });
+  after(async () => {
+    await fetcher?.close();
+    await pod?.close();
+    await cluster?.stop();
+  });
+
+  it('accepts R3 buckets created by the fetcher user, and a pod reads them', async () => {
+    const kvm = new Kvm(jetstream(fetcher, { timeout: 5_000 }));
+    for (const bucket of Object.values(BUCKETS)) {
+      const kv = await kvm.create(bucket, { history: 1, replicas: REPLICAS });
+      assert.equal((await kv.status()).replicas, REPLICAS, bucket);
+    }
+    const rates = await kvm.open(BUCKETS.rates);
+    await rates.put('AGILE-24-10-01.E-1R-AGILE-24-10-01-C', 'doc');
+
+    const jsm = await jetstreamManager(fetcher);
+    const info = await jsm.streams.info(`KV_${BUCKETS.rates}`);
+    assert.equal(info.config.num_replicas, REPLICAS);
+    assert.equal((info.cluster?.replicas?.length ?? 0) + 1, REPLICAS, 'a leader and two replicas');
+
+    const podRates = await new Kvm(jetstream(pod)).open(BUCKETS.rates);
+    assert.equal((await podRates.get('AGILE-24-10-01.E-1R-AGILE-24-10-01-C'))?.string(), 'doc');
+  });
+});

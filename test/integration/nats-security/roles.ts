@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
+
+/** `services/nats/` in this checkout (this file runs from `test/dist/integration/nats-security/`). */
+export const NATS_DIR = fileURLToPath(new URL('../../../../services/nats/', import.meta.url));
+export const ACCOUNTS_CONF = `${NATS_DIR}accounts.conf`;
+
+export type Role = 'fetcher' | 'pod' | 'gateway' | 'inspector';
+
+/** Test passwords: safe for nats-server's env substitution (a letter first, then [A-Za-z0-9_-], >= 16). */
+export const PASSWORDS: Record<Role, string> = {
+  fetcher: 'fetcherSecret_0001',
+  pod: 'podSecret_00000001',
+  gateway: 'gatewaySecret_0001',
+  inspector: 'inspectorSecret_01',
+};
+
+/** The environment every node needs: accounts.conf reads the passwords from it. */
+export const ROLE_ENV: Record<string, string> = {
+  RATEBUS_FETCHER_PASSWORD: PASSWORDS.fetcher,
+  RATEBUS_POD_PASSWORD: PASSWORDS.pod,
+  RATEBUS_GATEWAY_PASSWORD: PASSWORDS.gateway,
+  RATEBUS_INSPECTOR_PASSWORD: PASSWORDS.inspector,
+};
+
+/** Inbox prefixes the roles must use (see accounts.conf); pods and the gateway keep the default `_INBOX`. */
+export const INBOX_PREFIX: Partial<Record<Role, string>> = {
+  fetcher: '_INBOX_fetcher',
+  inspector: '_INBOX_inspector',
+};
+
+/**
+ * The text of services/nats/accounts.conf, for the testkit's `extraConfig`. Inlined rather than
+ * `include "<abs path>"`: nats-server 2.9.10 joins every include path onto the including file's folder, so
+ * an absolute path from the testkit's temp dir resolves to `<tmp>/<abs path>` and the server refuses to start.
+ * The node files include it relatively (`include accounts.conf`), which the config test checks with `-t`.
+ */
+export function accountsConfig(): string {
+  return readFileSync(ACCOUNTS_CONF, 'utf8');
+}
+
+/** Connects as a role with its password and inbox prefix; no reconnects, so a refused login fails fast. */
+export function connectAs(role: Role, servers: string | string[]): Promise<NatsConnection> {
+  const inboxPrefix = INBOX_PREFIX[role];
+  return connect({
+    servers,
+    user: role,
+    pass: PASSWORDS[role],
+    name: `nats-security-${role}`,
+    maxReconnectAttempts: 0,
+    ...(inboxPrefix ? { inboxPrefix } : {}),
+  });
+}
+
+/** Collects the permission violations the server reports on a connection (async `-ERR`s via `status()`). */
+export function collectViolations(nc: NatsConnection): PermissionViolationError[] {
+  const seen: PermissionViolationError[] = [];
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'error' && s.error instanceof PermissionViolationError) seen.push(s.error);
+    }
+  })().catch(() => {
+    // the iterator ends with the connection; nothing to report
+  });
+  return seen;
+}
+
+/**
+ * True when `e` (or one of its causes) is the server refusing `subject` to this user. Used with
+ * `assert.rejects`, so a rejection for any other reason (timeout, missing stream) fails the test.
+ */
+export function isViolation(subject: string | RegExp, operation: 'publish' | 'subscription' = 'publish') {
+  return (e: unknown): boolean => {
+    for (let cur: unknown = e; cur instanceof Error; cur = cur.cause) {
+      if (
+        cur instanceof PermissionViolationError &&
+        cur.operation === operation &&
+        (typeof subject === 'string' ? cur.subject === subject : subject.test(cur.subject))
+      ) {
+        return true;
+      }
+    }
+    throw new Error(`expected a ${operation} permission violation for ${String(subject)}`, { cause: e });
+  };
+}
