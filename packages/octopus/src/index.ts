@@ -21,6 +21,16 @@ export {
   type TariffRates,
 } from './client.js';
 export {
+  type BuildDocumentInput,
+  type BuildResult,
+  buildDocument,
+  checkDocument,
+  type DocumentRejection,
+  type DocumentRejectReason,
+  type FetchWindow,
+  fetchWindow,
+} from './document.js';
+export {
   AbortedError,
   InvalidResponseError,
   KrakenAuthError,
@@ -58,3 +68,12 @@ export {
 } from './schemas.js';
 export { DEFAULT_SIM_CLOCK_REFRESH_MS, type FollowedClock, followSimulatorClock } from './sim-clock.js';
 export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, VERSION } from './transport.js';
+export {
+  DAY_MS,
+  type UkDate,
+  ukDate,
+  ukDateString,
+  ukMidnight,
+  ukMinuteOfDay,
+  ukWallTime,
+} from './uk-time.js';
