@@ -14,6 +14,8 @@ export const LeaseValueSchema = z.strictObject({
   /** Random per term: lets a leader tell its own ambiguous write from someone else's. */
   nonce: z.uuid(),
   acquiredAt: UtcInstant,
+  /** The fencing term (the key's create revision). Absent in the create itself, written by every renew. */
+  term: z.int().positive().optional(),
 });
 export type LeaseValue = z.infer<typeof LeaseValueSchema>;
 

@@ -1,0 +1,273 @@
+import { hostname } from 'node:os';
+import { type RatebusConfig, RatebusConfigSchema } from '@ratebus/schema';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, type ConfigIssue } from './errors.js';
+
+/** Default NATS server list. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+/** Default port of /metrics, /healthz and /readyz; 0 turns the HTTP server off. */
+export const DEFAULT_METRICS_PORT = 9464;
+/** Default interface of the HTTP server: loopback only. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+/** Default replicas of every bucket (3 in a 3-node cluster). */
+export const DEFAULT_REPLICAS = 1;
+/** Default NATS client ping interval: a half-open link is noticed within about 2 × this, ms. */
+export const DEFAULT_NATS_PING_INTERVAL_MS = 5_000;
+export const DEFAULT_LOG_LEVEL = 'info';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** How the fetcher authenticates to NATS. */
+export type NatsAuth =
+  | { kind: 'none' }
+  | { kind: 'user'; user: string; password: string }
+  | { kind: 'creds'; path: string; creds: string }
+  | { kind: 'token'; token: string };
+
+/** Everything the fetcher process needs, validated. */
+export interface FetcherConfig {
+  /** The shared YAML config (defaults applied; OCTOPUS_BASE_URL merged into upstream.baseUrl). */
+  ratebus: RatebusConfig;
+  /** Path of the YAML file, or null when RATEBUS_CONFIG is unset. */
+  configPath: string | null;
+  nats: { servers: string[]; auth: NatsAuth; pingIntervalMs: number };
+  metrics: { port: number; host: string };
+  /** Identity in the lease, logs, connection name and User-Agent. */
+  fetcherId: string;
+  /** Replicas of every bucket. */
+  replicas: number;
+  logLevel: LogLevel;
+  /** Follow the simulator's clock (`GET {upstream}/_sim/clock`) for scheduling: demos and benchmarks only. */
+  simClock: boolean;
+}
+
+/** The environment variables read by {@link loadConfig}. */
+export const ENV_VARS = [
+  'RATEBUS_CONFIG',
+  'NATS_URL',
+  'NATS_USER',
+  'NATS_PASSWORD',
+  'NATS_CREDS',
+  'NATS_TOKEN',
+  'NATS_PING_INTERVAL_MS',
+  'OCTOPUS_BASE_URL',
+  'METRICS_PORT',
+  'METRICS_HOST',
+  'FETCHER_ID',
+  'RATEBUS_REPLICAS',
+  'LOG_LEVEL',
+  'OCTOPUS_SIM_CLOCK',
+] as const;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+/** Reads a file as UTF-8 text; throws when it cannot. */
+export type ReadFile = (path: string) => string;
+
+const NATS_SCHEMES = new Set(['nats:', 'tls:']);
+
+/** Validated environment; undefined = unset (empty strings count as unset, as in most container tooling). */
+interface ParsedEnv {
+  NATS_URL?: string[];
+  NATS_USER?: string;
+  NATS_PASSWORD?: string;
+  NATS_CREDS?: string;
+  NATS_TOKEN?: string;
+  NATS_PING_INTERVAL_MS?: number;
+  METRICS_PORT?: number;
+  METRICS_HOST?: string;
+  FETCHER_ID?: string;
+  RATEBUS_REPLICAS?: number;
+  LOG_LEVEL?: LogLevel;
+  OCTOPUS_SIM_CLOCK?: boolean;
+}
+
+function isNatsServer(s: string): boolean {
+  const withScheme = s.includes('://') ? s : `nats://${s}`;
+  try {
+    const u = new URL(withScheme);
+    return NATS_SCHEMES.has(u.protocol) && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Parses the environment variables, adding one issue per problem (never stops at the first). */
+function parseEnv(env: Env, issues: ConfigIssue[]): ParsedEnv {
+  const out: ParsedEnv = {};
+  const add = (name: string, message: string) => issues.push({ source: `env:${name}`, message });
+  const get = (name: (typeof ENV_VARS)[number]): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v;
+  };
+  const int = (name: (typeof ENV_VARS)[number], min: number, max: number): number | undefined => {
+    const v = get(name);
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v.trim())) {
+      add(name, 'must be a whole number');
+      return undefined;
+    }
+    const n = Number(v.trim());
+    if (n < min || n > max) {
+      add(name, `must be between ${min} and ${max}`);
+      return undefined;
+    }
+    return n;
+  };
+  const set = <K extends keyof ParsedEnv>(k: K, v: ParsedEnv[K] | undefined) => {
+    if (v !== undefined) out[k] = v;
+  };
+
+  const url = get('NATS_URL');
+  if (url !== undefined) {
+    const servers = url.split(',').map((s) => s.trim());
+    const bad = servers.filter((s) => s === '' || !isNatsServer(s));
+    if (bad.length > 0) {
+      add('NATS_URL', `expected a comma-separated list of nats://host:port, tls://host:port or host:port`);
+    } else out.NATS_URL = servers;
+  }
+  for (const k of ['NATS_USER', 'NATS_PASSWORD', 'NATS_CREDS', 'NATS_TOKEN'] as const) set(k, get(k));
+  set('NATS_PING_INTERVAL_MS', int('NATS_PING_INTERVAL_MS', 100, 600_000));
+  set('METRICS_PORT', int('METRICS_PORT', 0, 65_535));
+  set('METRICS_HOST', get('METRICS_HOST')?.trim());
+  const id = get('FETCHER_ID');
+  if (id !== undefined) {
+    if (/^[!-~]{1,128}$/.test(id)) out.FETCHER_ID = id;
+    else add('FETCHER_ID', 'must be printable ASCII without spaces, 1-128 characters');
+  }
+  set('RATEBUS_REPLICAS', int('RATEBUS_REPLICAS', 1, 5));
+  const level = get('LOG_LEVEL')?.trim();
+  if (level !== undefined) {
+    if ((LOG_LEVELS as readonly string[]).includes(level)) out.LOG_LEVEL = level as LogLevel;
+    else add('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const simClock = get('OCTOPUS_SIM_CLOCK')?.trim();
+  if (simClock !== undefined) {
+    if (['1', 'true', '0', 'false'].includes(simClock))
+      out.OCTOPUS_SIM_CLOCK = simClock === '1' || simClock === 'true';
+    else add('OCTOPUS_SIM_CLOCK', 'must be 1, true, 0 or false');
+  }
+
+  // Conflicts: exactly one way to authenticate.
+  const has = (k: (typeof ENV_VARS)[number]) => get(k) !== undefined;
+  const userPass = has('NATS_USER') || has('NATS_PASSWORD');
+  if (has('NATS_CREDS') && userPass) {
+    add('NATS_CREDS', 'conflicts with NATS_USER/NATS_PASSWORD: choose one way to authenticate');
+  }
+  if (has('NATS_CREDS') && has('NATS_TOKEN')) {
+    add('NATS_CREDS', 'conflicts with NATS_TOKEN: choose one way to authenticate');
+  }
+  if (has('NATS_TOKEN') && userPass) {
+    add('NATS_TOKEN', 'conflicts with NATS_USER/NATS_PASSWORD: choose one way to authenticate');
+  }
+  if (has('NATS_USER') !== has('NATS_PASSWORD')) {
+    add(has('NATS_USER') ? 'NATS_PASSWORD' : 'NATS_USER', 'NATS_USER and NATS_PASSWORD go together');
+  }
+  return out;
+}
+
+/** Default identity: `{hostname}-{pid}`, cut to the lease's 128 printable characters. */
+export function defaultFetcherId(host = hostname(), pid = process.pid): string {
+  const clean = host.replace(/[^!-~]/g, '') || 'fetcher';
+  return `${clean}-${pid}`.slice(-128);
+}
+
+/**
+ * Reads the configuration once at start: the YAML file at `RATEBUS_CONFIG` (optional), validated with
+ * `RatebusConfigSchema`, plus environment variables. Every problem is collected and thrown together in one
+ * {@link ConfigError}; conflicting settings (e.g. NATS_CREDS with NATS_USER) are rejected.
+ */
+export function loadConfig(
+  env: Env,
+  readFile: ReadFile,
+  defaults: { fetcherId?: string } = {},
+): FetcherConfig {
+  const issues: ConfigIssue[] = [];
+  const e = parseEnv(env, issues);
+  const configPath = env.RATEBUS_CONFIG?.trim() || null;
+
+  // The YAML file.
+  let raw: unknown = {};
+  if (configPath !== null) {
+    let text: string | undefined;
+    try {
+      text = readFile(configPath);
+    } catch (cause) {
+      issues.push({ source: 'env:RATEBUS_CONFIG', message: `cannot read ${configPath}: ${describe(cause)}` });
+    }
+    if (text !== undefined) {
+      try {
+        raw = parseYaml(text) ?? {};
+      } catch (cause) {
+        issues.push({ source: `file:${configPath}`, message: `not valid YAML: ${describe(cause)}` });
+      }
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+        issues.push({ source: `file:${configPath}`, message: 'must be a YAML mapping' });
+        raw = {};
+      }
+    }
+  }
+
+  // OCTOPUS_BASE_URL overrides upstream.baseUrl and is validated by the same schema.
+  const baseUrl = env.OCTOPUS_BASE_URL?.trim() || undefined;
+  if (baseUrl !== undefined) {
+    const r = raw as Record<string, unknown>;
+    const upstream = r.upstream;
+    r.upstream = {
+      ...(upstream && typeof upstream === 'object' && !Array.isArray(upstream) ? upstream : {}),
+      baseUrl,
+    };
+  }
+  const fileResult = RatebusConfigSchema.safeParse(raw);
+  if (!fileResult.success) {
+    for (const i of fileResult.error.issues) {
+      const path = i.path.map(String).join('.');
+      const source =
+        baseUrl !== undefined && path === 'upstream.baseUrl'
+          ? 'env:OCTOPUS_BASE_URL'
+          : `file:${path || '(root)'}`;
+      issues.push({ source, message: i.message });
+    }
+  }
+
+  // Credentials file: read now so a wrong path is reported with everything else.
+  let creds: string | undefined;
+  if (e.NATS_CREDS !== undefined) {
+    try {
+      creds = readFile(e.NATS_CREDS);
+      if (creds.trim() === '') issues.push({ source: 'env:NATS_CREDS', message: `${e.NATS_CREDS} is empty` });
+    } catch (cause) {
+      issues.push({ source: 'env:NATS_CREDS', message: `cannot read ${e.NATS_CREDS}: ${describe(cause)}` });
+    }
+  }
+
+  if (issues.length > 0 || !fileResult.success) throw new ConfigError(issues);
+
+  let auth: NatsAuth = { kind: 'none' };
+  if (e.NATS_CREDS !== undefined && creds !== undefined) auth = { kind: 'creds', path: e.NATS_CREDS, creds };
+  else if (e.NATS_TOKEN !== undefined) auth = { kind: 'token', token: e.NATS_TOKEN };
+  else if (e.NATS_USER !== undefined && e.NATS_PASSWORD !== undefined) {
+    auth = { kind: 'user', user: e.NATS_USER, password: e.NATS_PASSWORD };
+  }
+
+  return {
+    ratebus: fileResult.data,
+    configPath,
+    nats: {
+      servers: (e.NATS_URL ?? [DEFAULT_NATS_URL]).map((s) => s.trim()),
+      auth,
+      pingIntervalMs: e.NATS_PING_INTERVAL_MS ?? DEFAULT_NATS_PING_INTERVAL_MS,
+    },
+    metrics: { port: e.METRICS_PORT ?? DEFAULT_METRICS_PORT, host: e.METRICS_HOST ?? DEFAULT_METRICS_HOST },
+    fetcherId: e.FETCHER_ID ?? defaults.fetcherId ?? defaultFetcherId(),
+    replicas: e.RATEBUS_REPLICAS ?? DEFAULT_REPLICAS,
+    logLevel: e.LOG_LEVEL ?? DEFAULT_LOG_LEVEL,
+    simClock: e.OCTOPUS_SIM_CLOCK ?? false,
+  };
+}
+
+function describe(e: unknown): string {
+  if (e && typeof e === 'object' && 'code' in e && typeof e.code === 'string') return e.code;
+  return e instanceof Error ? e.message : String(e);
+}

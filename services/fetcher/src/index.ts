@@ -1,0 +1,68 @@
+/**
+ * @ratebus/fetcher — the elected fetcher: a lease election on NATS KV, the leader's work (schedule, fetch,
+ * publish, refresh, URL cache), bucket setup, config, metrics and HTTP probes. The process is `main.ts`.
+ */
+export {
+  bucketSpecs,
+  type FetcherBuckets,
+  type OpenBucketsOptions,
+  openBuckets,
+  verifyBucket,
+} from './buckets.js';
+export {
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_METRICS_HOST,
+  DEFAULT_METRICS_PORT,
+  DEFAULT_NATS_PING_INTERVAL_MS,
+  DEFAULT_NATS_URL,
+  DEFAULT_REPLICAS,
+  defaultFetcherId,
+  ENV_VARS,
+  type Env,
+  type FetcherConfig,
+  LOG_LEVELS,
+  type LogLevel,
+  loadConfig,
+  type NatsAuth,
+  type ReadFile,
+} from './config.js';
+export {
+  BucketMismatchError,
+  ConfigError,
+  type ConfigIssue,
+  FetcherErrorCode,
+  NotLeaderError,
+  type NotLeaderReason,
+} from './errors.js';
+export { type HttpServerHandle, type HttpServerOptions, startHttpServer } from './http.js';
+export {
+  CAMPAIGN_JITTER,
+  DEFAULT_LEASE_REQUEST_TIMEOUT_MS,
+  type DeposedReason,
+  type ElectorObserver,
+  type ElectorState,
+  LeaderElector,
+  type LeaderElectorOptions,
+  type RenewOutcome,
+} from './lease/elector.js';
+export { verifyLeaseBucket } from './lease/verify.js';
+export {
+  createMetrics,
+  endpointOf,
+  type FetcherMetrics,
+  type MetricsOptions,
+  type UpstreamRequestEvent,
+} from './metrics.js';
+export { realClock, scaledClock } from './worker/clock.js';
+export type { Buckets, Clock, Fence, WorkerDeps, WorkerMetrics } from './worker/types.js';
+export { UpstreamRequestCounter } from './worker/upstream-counter.js';
+export {
+  DEFAULT_CANARY_TIMEOUT_MS,
+  DEFAULT_FETCH_TIMEOUT_MS,
+  DEFAULT_MAX_CONCURRENT_FETCHES,
+  DEFAULT_MIN_FORCE_INTERVAL_MS,
+  DEFAULT_RELIST_INTERVAL_MS,
+  FetcherWorker,
+  type WorkerOptions,
+  type WorkerStats,
+} from './worker/worker.js';

@@ -1,0 +1,46 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { KvEntry } from '@nats-io/kv';
+import { decode, type LeaseValue, LeaseValueSchema, SCHEMA_VERSION } from '@ratebus/schema';
+
+/** The JSON written under the lease key for one term (the nonce is per term, not per write). */
+export function leaseValue(holder: string, nonce: string, acquiredAt: Date): string {
+  const value: LeaseValue = {
+    type: 'lease',
+    schemaVersion: SCHEMA_VERSION,
+    holder,
+    nonce,
+    acquiredAt: acquiredAt.toISOString(),
+  };
+  return JSON.stringify(value);
+}
+
+/** The same lease value with its term, once the create revision is known (so `nats kv get` shows it). */
+export function withTerm(value: string, term: number): string {
+  return JSON.stringify({ ...(JSON.parse(value) as LeaseValue), term });
+}
+
+/** The lease held in an entry, or null when the entry is a delete/purge marker or not a valid lease. */
+export function readLease(entry: KvEntry | null): LeaseValue | null {
+  if (entry?.operation !== 'PUT') return null;
+  const r = decode(LeaseValueSchema, 'LeaseValue', entry.value);
+  return r.ok ? r.value : null;
+}
+
+/**
+ * A CAS write failed because the key's last revision is not the one given ("wrong last sequence").
+ * Branches on the JetStream API code only, never on the message.
+ */
+export function isWrongLastSequence(e: unknown): boolean {
+  return (
+    e instanceof JetStreamApiError &&
+    (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/** Short description of an error for logs and metric labels (class name and code, no message text). */
+export function errorKind(e: unknown): string {
+  if (e instanceof JetStreamApiError) return `api-${e.code}`;
+  if (e instanceof Error) return e.name || 'Error';
+  return 'unknown';
+}

@@ -1,0 +1,199 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ElectorObserver } from './lease/elector.js';
+import type { WorkerMetrics } from './worker/types.js';
+
+/** One upstream attempt, as reported by the octopus client's `hooks.onRequest`. */
+export interface UpstreamRequestEvent {
+  method: string;
+  path: string;
+  status: number | 'error';
+  ms: number;
+  attempt: number;
+  code?: string;
+}
+
+/** The fetcher's Prometheus metrics: one registry, fed by the elector, the worker and the upstream client. */
+export interface FetcherMetrics {
+  readonly registry: Registry;
+  /** Hooks for the LeaderElector. */
+  readonly elector: ElectorObserver;
+  /** Implements the worker's metrics interface. */
+  readonly worker: WorkerMetrics;
+  /** For `OctopusClient` `hooks.onRequest`. */
+  upstreamRequest(e: UpstreamRequestEvent): void;
+  /** Where `ratebus_upstream_budget_remaining` reads from (e.g. `() => octopus.budget.available`). */
+  setBudgetSource(read: () => number): void;
+}
+
+export interface MetricsOptions {
+  /** Also collect Node process metrics (CPU, memory, event loop). Default true. */
+  defaultMetrics?: boolean;
+}
+
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Bounded label for an upstream path: the endpoint kind, never product or tariff codes (cardinality).
+ */
+export function endpointOf(path: string): string {
+  const p = path.split('?')[0] ?? '';
+  if (p.startsWith('/v1/graphql')) return 'graphql';
+  if (p.startsWith('/v1/industry/grid-supply-points')) return 'gsp';
+  const m = /\/v1\/products\/(?:[^/]+\/(?:electricity|gas)-tariffs\/[^/]+\/([a-z-]+)\/?)?$/.exec(p);
+  if (m) return m[1] ?? (p === '/v1/products/' || p === '/v1/products' ? 'products' : 'product');
+  if (/^\/v1\/products\/[^/]+\/?$/.test(p)) return 'product';
+  return 'other';
+}
+
+export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const upstreamRequests = new Counter({
+    name: 'ratebus_upstream_requests_total',
+    help: 'Upstream (Octopus API) request attempts by endpoint kind and HTTP status ("error" = no response).',
+    labelNames: ['endpoint', 'status'] as const,
+    registers,
+  });
+  const upstreamLatency = new Histogram({
+    name: 'ratebus_upstream_request_duration_seconds',
+    help: 'Upstream request attempt latency, send to end of body.',
+    labelNames: ['endpoint', 'status'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+  let budgetSource: (() => number) | null = null;
+  new Gauge({
+    name: 'ratebus_upstream_budget_remaining',
+    help: 'Upstream requests that could be made right now without waiting for the budget.',
+    registers,
+    collect() {
+      if (budgetSource) this.set(budgetSource());
+    },
+  });
+  const fetchesStarted = new Counter({
+    name: 'ratebus_fetches_total',
+    help: 'Tariff fetches started, by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const fetchLatency = new Histogram({
+    name: 'ratebus_fetch_duration_seconds',
+    help: 'Whole tariff fetch (all pages and endpoints) latency, by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers,
+  });
+  const publishes = new Counter({
+    name: 'ratebus_publishes_total',
+    help: 'Rates documents written to KV and published (changed content only), by product.',
+    labelNames: ['product'] as const,
+    registers,
+  });
+  const rejections = new Counter({
+    name: 'ratebus_rejections_total',
+    help: 'Fetched documents refused (never published), by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const canaries = new Counter({
+    name: 'ratebus_canary_checks_total',
+    help: 'Publication-window canary checks, by product and outcome.',
+    labelNames: ['product', 'outcome'] as const,
+    registers,
+  });
+  const refreshes = new Counter({
+    name: 'ratebus_refresh_requests_total',
+    help: 'Refresh requests answered, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const urlCache = new Counter({
+    name: 'ratebus_url_cache_requests_total',
+    help: 'Shared URL cache requests answered, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const tracked = new Gauge({
+    name: 'ratebus_tracked_tariffs',
+    help: 'Tariffs the leader keeps fresh (config and live interest).',
+    registers,
+  });
+  const leader = new Gauge({
+    name: 'ratebus_leader',
+    help: '1 while this process is the elected leader, else 0.',
+    registers,
+  });
+  leader.set(0);
+  const term = new Gauge({
+    name: 'ratebus_leader_term',
+    help: 'Fencing term (lease create revision) of the current or last leadership of this process.',
+    registers,
+  });
+  const transitions = new Counter({
+    name: 'ratebus_leader_transitions_total',
+    help: 'Leadership changes of this process.',
+    labelNames: ['event'] as const,
+    registers,
+  });
+  const renewLatency = new Histogram({
+    name: 'ratebus_lease_renew_duration_seconds',
+    help: 'Lease renew latency, by outcome (ok, conflict, error).',
+    labelNames: ['outcome'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+  const renewFailures = new Counter({
+    name: 'ratebus_lease_renew_failures_total',
+    help: 'Failed lease renews, by error kind (API code or error class).',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  const adopted = new Counter({
+    name: 'ratebus_lease_ambiguous_adopted_total',
+    help: 'Ambiguous renews (timeout, then wrong last sequence) found to be our own and adopted.',
+    registers,
+  });
+
+  const elector: ElectorObserver = {
+    leadership(leading, t) {
+      leader.set(leading ? 1 : 0);
+      term.set(t);
+      transitions.inc({ event: leading ? 'elected' : 'deposed' });
+    },
+    renew(outcome, seconds, kind) {
+      if (outcome === 'adopted') {
+        adopted.inc();
+        return;
+      }
+      renewLatency.observe({ outcome }, seconds);
+      if (outcome !== 'ok') renewFailures.inc({ kind: kind ?? outcome });
+    },
+  };
+
+  const worker: WorkerMetrics = {
+    fetchStarted: (_product, _tariff, reason) => fetchesStarted.inc({ reason }),
+    fetchFinished: (outcome, seconds) => fetchLatency.observe({ outcome }, seconds),
+    published: (product) => publishes.inc({ product }),
+    rejected: (reason) => rejections.inc({ reason }),
+    canary: (product, outcome) => canaries.inc({ product, outcome }),
+    refreshRequest: (outcome) => refreshes.inc({ outcome }),
+    urlCache: (outcome) => urlCache.inc({ outcome }),
+    trackedTariffs: (n) => tracked.set(n),
+  };
+
+  return {
+    registry,
+    elector,
+    worker,
+    upstreamRequest(e) {
+      const labels = { endpoint: endpointOf(e.path), status: String(e.status) };
+      upstreamRequests.inc(labels);
+      upstreamLatency.observe(labels, e.ms / 1000);
+    },
+    setBudgetSource(read) {
+      budgetSource = read;
+    },
+  };
+}

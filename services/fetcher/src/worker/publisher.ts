@@ -1,0 +1,285 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { KvEntry } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  buildDocument,
+  checkDocument,
+  type DocumentRejection,
+  type OctopusClient,
+  ukMidnight,
+} from '@ratebus/octopus';
+import {
+  type Checked,
+  decode,
+  parseRateKey,
+  type RatesDocument,
+  RatesDocumentSchema,
+  rateKey,
+  ratesSubject,
+  SCHEMA_VERSION,
+  type TariffRef,
+} from '@ratebus/schema';
+import type { Logger } from 'pino';
+import { StaleTermError } from '../errors.js';
+import { SingleFlight } from './single-flight.js';
+import type { Buckets, Clock, Fence, WorkerMetrics } from './types.js';
+
+/** Why a fetch was started (the `reason` label of the fetch metric). */
+export type FetchReason = 'routine' | 'publication' | 'refresh' | 'interest';
+
+/** A document as held by the leader: the value of its KV key and that key's revision. */
+export interface Held {
+  readonly doc: RatesDocument;
+  /** The exact JSON bytes stored in KV and published. */
+  readonly bytes: Uint8Array;
+  readonly revision: number;
+}
+
+/** What one fetch-and-publish run did. */
+export type FetchOutcome =
+  | { readonly kind: 'changed' | 'unchanged'; readonly held: Held }
+  | { readonly kind: 'rejected'; readonly rejection: DocumentRejection; readonly held: Held | null }
+  | { readonly kind: 'failed'; readonly error: unknown; readonly held: Held | null };
+
+export interface PublisherOptions {
+  nc: NatsConnection;
+  buckets: Buckets;
+  octopus: OctopusClient;
+  clock: Clock;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  fence: Fence;
+  /** Days of history in each document. */
+  windowDays: number;
+  /** How long an upstream NOT_FOUND is remembered, clock ms. */
+  notFoundTtlMs: number;
+  /** Bound of one whole fetch (all pages, retries included), real ms. */
+  fetchTimeoutMs: number;
+  /** Called for every upstream call the worker makes (fetchTariff, latestSlotEnd, getPublic). */
+  onUpstreamCall?: (what: 'fetch' | 'canary' | 'url') => void;
+}
+
+const encoder = new TextEncoder();
+
+/** A stable error code of an unknown error, when it carries one. */
+export function errorCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isCasConflict(e: unknown): boolean {
+  return e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamWrongLastSequence;
+}
+
+/**
+ * Fetches tariffs, builds and guards their documents, and writes them for one term: CAS into
+ * `ratebus-rates`, the same bytes on `ratebus.rates.{product}.{tariff}`, then a Checked record. Runs for one
+ * tariff never overlap: concurrent callers share the in-flight run.
+ */
+export class Publisher {
+  readonly #o: PublisherOptions;
+  readonly #held = new Map<string, Held>();
+  readonly #notFoundUntil = new Map<string, number>();
+  /** Clock time of the last successful check per key, this term. */
+  readonly #checkedAt = new Map<string, number>();
+  readonly #flights = new SingleFlight<FetchOutcome>();
+
+  constructor(opts: PublisherOptions) {
+    this.#o = opts;
+  }
+
+  /** The held document of a tariff, if any. */
+  held(ref: TariffRef): Held | undefined {
+    return this.#held.get(rateKey(ref.product, ref.tariff));
+  }
+
+  /** Clock time of the last successful upstream check of a tariff this term, if any. */
+  lastCheckedAt(ref: TariffRef): number | undefined {
+    return this.#checkedAt.get(rateKey(ref.product, ref.tariff));
+  }
+
+  /** True while an upstream NOT_FOUND for this tariff is remembered. */
+  isNotFound(ref: TariffRef): boolean {
+    const key = rateKey(ref.product, ref.tariff);
+    const until = this.#notFoundUntil.get(key);
+    if (until === undefined) return false;
+    if (this.#o.clock.now() < until) return true;
+    this.#notFoundUntil.delete(key);
+    return false;
+  }
+
+  /** When the remembered NOT_FOUND of a tariff ends (clock ms), or undefined. */
+  notFoundUntil(ref: TariffRef): number | undefined {
+    return this.isNotFound(ref) ? this.#notFoundUntil.get(rateKey(ref.product, ref.tariff)) : undefined;
+  }
+
+  /** True while a run for this tariff is in flight. */
+  busy(ref: TariffRef): boolean {
+    return this.#flights.has(rateKey(ref.product, ref.tariff));
+  }
+
+  /** Settles when every in-flight run has settled. */
+  async idle(): Promise<void> {
+    await this.#flights.idle();
+  }
+
+  /** Loads every valid document of `ratebus-rates` as the last good one (start of a term). */
+  async loadAll(): Promise<number> {
+    const { rates } = this.#o.buckets;
+    const keys: string[] = [];
+    for await (const k of await rates.keys()) keys.push(k);
+    for (const key of keys) {
+      if (this.#o.fence.signal.aborted) break;
+      try {
+        const e = await rates.get(key);
+        if (e) this.#adopt(key, e);
+      } catch (err) {
+        this.#o.logger.warn({ key, err }, 'could not read a held document');
+      }
+    }
+    return this.#held.size;
+  }
+
+  /** Takes a KV entry as the held document when it is a valid document of that key. */
+  #adopt(key: string, e: KvEntry): Held | null {
+    if (e.operation !== 'PUT') return null;
+    const d = decode(RatesDocumentSchema, 'RatesDocument', e.value);
+    let ref: TariffRef | null = null;
+    try {
+      ref = parseRateKey(key);
+    } catch {
+      // a foreign key: not ours to hold
+    }
+    if (!d.ok || !ref || d.value.product !== ref.product || d.value.tariff !== ref.tariff) {
+      this.#o.logger.warn(
+        { key, issues: d.ok ? undefined : d.error.issues },
+        'ignoring an invalid held document',
+      );
+      return null;
+    }
+    const held = { doc: d.value, bytes: e.value, revision: e.revision };
+    this.#held.set(key, held);
+    return held;
+  }
+
+  /** Fetches a tariff and publishes it when changed. Never rejects; shares a run already in flight. */
+  run(ref: TariffRef, reason: FetchReason): Promise<FetchOutcome> {
+    const key = rateKey(ref.product, ref.tariff);
+    return this.#flights.do(key, () =>
+      this.#run(key, ref, reason).catch((error: unknown) => ({
+        kind: 'failed' as const,
+        error,
+        held: this.#held.get(key) ?? null,
+      })),
+    );
+  }
+
+  async #run(key: string, ref: TariffRef, reason: FetchReason): Promise<FetchOutcome> {
+    const { octopus, clock, fence, metrics, logger } = this.#o;
+    const started = performance.now();
+    const finish = (o: FetchOutcome): FetchOutcome => {
+      const label = o.kind;
+      metrics.fetchFinished?.(label, (performance.now() - started) / 1000);
+      return o;
+    };
+    metrics.fetchStarted?.(ref.product, ref.tariff, reason);
+    const now = clock.now();
+    const window = { from: ukMidnight(now, -this.#o.windowDays), to: ukMidnight(now, 3) };
+    let rates: Awaited<ReturnType<OctopusClient['fetchTariff']>>;
+    try {
+      // A process resumed after a pause must not reach upstream on a stale term either.
+      fence.assertLeading();
+      this.#o.onUpstreamCall?.('fetch');
+      const signal = AbortSignal.any([fence.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs)]);
+      rates = await octopus.fetchTariff({
+        product: ref.product,
+        tariff: ref.tariff,
+        from: new Date(window.from),
+        to: new Date(window.to),
+        signal,
+      });
+    } catch (error) {
+      if (errorCode(error) === 'ERR_UPSTREAM_NOT_FOUND') {
+        this.#notFoundUntil.set(key, clock.now() + this.#o.notFoundTtlMs);
+      }
+      if (!fence.signal.aborted)
+        logger.warn({ key, reason, code: errorCode(error), err: error }, 'fetch failed');
+      return finish({ kind: 'failed', error, held: this.#held.get(key) ?? null });
+    }
+    this.#notFoundUntil.delete(key);
+    const built = buildDocument({ ref, rates, window, fetchedAt: clock.now(), term: fence.term });
+    const held = this.#held.get(key) ?? null;
+    const rejection = built.ok ? checkDocument(built.doc, held?.doc ?? null) : built.rejection;
+    if (rejection || !built.ok) {
+      const r = rejection ?? { reason: 'invalid' as const, detail: 'unbuildable' };
+      metrics.rejected?.(r.reason);
+      logger.warn(
+        { key, reason: r.reason, detail: r.detail },
+        'fetched document rejected; keeping the last good one',
+      );
+      return finish({ kind: 'rejected', rejection: r, held });
+    }
+    try {
+      const outcome = await this.#write(key, ref, built.doc);
+      return finish(outcome);
+    } catch (error) {
+      if (!fence.signal.aborted || !(error instanceof StaleTermError)) {
+        logger.warn({ key, code: errorCode(error), err: error }, 'publish failed');
+      }
+      return finish({ kind: 'failed', error, held: this.#held.get(key) ?? null });
+    }
+  }
+
+  /** CAS write when changed, publish, then the Checked record. Throws NotLeader/StaleTerm/KV errors. */
+  async #write(key: string, ref: TariffRef, doc: RatesDocument): Promise<FetchOutcome> {
+    const { buckets, fence, nc, metrics, logger } = this.#o;
+    const current = this.#held.get(key);
+    let storedHash = current?.doc.contentHash;
+    let storedRevision = current?.revision ?? null; // null: no value yet → create
+    let kind: 'changed' | 'unchanged' = 'unchanged';
+    for (let attempt = 0; storedHash !== doc.contentHash; attempt++) {
+      const bytes = encoder.encode(JSON.stringify(doc));
+      fence.assertLeading();
+      try {
+        const revision =
+          storedRevision === null
+            ? await buckets.rates.create(key, bytes)
+            : await buckets.rates.update(key, bytes, storedRevision);
+        this.#held.set(key, { doc, bytes, revision });
+        kind = 'changed';
+        fence.assertLeading();
+        nc.publish(ratesSubject(ref.product, ref.tariff), bytes);
+        metrics.published?.(ref.product, ref.tariff);
+        logger.info({ key, revision, coversThrough: doc.coversThrough, hash: doc.contentHash }, 'published');
+        break;
+      } catch (e) {
+        if (!isCasConflict(e) || attempt >= 2) throw e;
+        // Someone wrote since we last read: a newer term means we are deposed; otherwise adopt and retry.
+        const entry = await buckets.rates.get(key);
+        const stored =
+          entry?.operation === 'PUT' ? decode(RatesDocumentSchema, 'RatesDocument', entry.value) : null;
+        if (stored?.ok && stored.value.term > fence.term)
+          throw new StaleTermError(fence.term, stored.value.term, key);
+        const adopted = entry ? this.#adopt(key, entry) : null;
+        if (!adopted) this.#held.delete(key);
+        storedHash = adopted?.doc.contentHash;
+        storedRevision = entry ? entry.revision : null;
+      }
+    }
+    const held = this.#held.get(key) as Held;
+    const checked: Checked = {
+      type: 'checked',
+      schemaVersion: SCHEMA_VERSION,
+      product: ref.product,
+      tariff: ref.tariff,
+      checkedAt: doc.fetchedAt,
+      contentHash: doc.contentHash,
+      coversThrough: doc.coversThrough,
+      term: fence.term,
+    };
+    fence.assertLeading();
+    await buckets.checks.put(key, JSON.stringify(checked));
+    this.#checkedAt.set(key, Date.parse(doc.fetchedAt));
+    return { kind, held };
+  }
+}

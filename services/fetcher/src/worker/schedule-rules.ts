@@ -1,0 +1,65 @@
+import { ukDate, ukDateString, ukMidnight, ukMinuteOfDay, ukWallTime } from '@ratebus/octopus';
+
+const MARK_MS = 30 * 60_000;
+/** No scheduled upstream call lands within this distance of :00 or :30 (Kraken asked clients to avoid them). */
+export const MARK_GUARD_MS = 30_000;
+/** Planning keeps this much further away, so a call sent a little late (budget, timers) still keeps the rule. */
+const PLAN_GUARD_MS = MARK_GUARD_MS + 15_000;
+
+const offset = (t: number) => ((t % MARK_MS) + MARK_MS) % MARK_MS;
+
+/** True when `t` is within ±30 s of a :00 or :30 boundary. */
+export function nearMark(t: number, guardMs = MARK_GUARD_MS): boolean {
+  const off = offset(t);
+  return off < guardMs || off > MARK_MS - guardMs;
+}
+
+/**
+ * Moves a planned time off the :00/:30 guard (with a margin). `earlier` moves it before the mark (routine
+ * checks must stay within the 30-minute freshness tier); otherwise just past it (for "now", which cannot
+ * move back).
+ */
+export function offMarks(t: number, earlier: boolean): number {
+  if (!nearMark(t, PLAN_GUARD_MS)) return t;
+  const off = offset(t);
+  const mark = off < PLAN_GUARD_MS ? t - off : t + (MARK_MS - off);
+  return earlier ? mark - PLAN_GUARD_MS - 1_000 : mark + PLAN_GUARD_MS + 1_000;
+}
+
+/** The next routine check: cadence minus a random jitter in [0, jitter], moved off the marks. */
+export function nextRoutine(now: number, cadenceMs: number, jitterMs: number, random: () => number): number {
+  return offMarks(now + cadenceMs - Math.floor(random() * jitterMs), true);
+}
+
+/** Failure backoff: 1, 2, 3 … minutes by consecutive failures, capped; never shorter than Retry-After. */
+export function backoffMs(failures: number, maxBackoffMs: number, retryAfterMs?: number): number {
+  const linear = Math.min(Math.max(1, failures) * 60_000, maxBackoffMs);
+  return retryAfterMs !== undefined && retryAfterMs > linear ? retryAfterMs : linear;
+}
+
+/** A product's day-ahead publication: when to watch for it and what "published" means. */
+export interface PublicationWindow {
+  /** UK date (`YYYY-MM-DD`) of the publication being awaited. */
+  readonly day: string;
+  /** Whether `now` is inside the window. */
+  readonly open: boolean;
+  /** Documents that cover through this instant (epoch ms) already hold the next day. */
+  readonly target: number;
+}
+
+/**
+ * Agile products (`AGILE…`, import and export) publish the next Agile day (23:00→23:00 UK) between 16:00 and
+ * 20:00 UK; Tracker (`SILVER…`) publishes tomorrow's daily record around 11:00–13:00 UK. Other products
+ * have no daily publication.
+ */
+export function publicationWindow(product: string, now: number): PublicationWindow | null {
+  const minute = ukMinuteOfDay(now);
+  const day = ukDateString(ukDate(now));
+  if (product.startsWith('AGILE')) {
+    return { day, open: minute >= 16 * 60 && minute < 20 * 60, target: ukWallTime(ukDate(now, 1), 23, 0) };
+  }
+  if (product.startsWith('SILVER')) {
+    return { day, open: minute >= 11 * 60 && minute < 13 * 60, target: ukMidnight(now, 2) };
+  }
+  return null;
+}

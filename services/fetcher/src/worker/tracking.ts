@@ -1,0 +1,165 @@
+import type { KV, KvEntry } from '@nats-io/kv';
+import { decode, InterestSchema, parseRateKey, rateKey, type TariffRef } from '@ratebus/schema';
+import type { Logger } from 'pino';
+import type { Clock, WorkerMetrics } from './types.js';
+
+/** Where a tracked tariff comes from; a tariff may have several sources. */
+export type TrackSource = 'config' | 'interest' | 'requested';
+
+export interface TrackingOptions {
+  /** Tariffs from the config file: always tracked. */
+  configured: readonly TariffRef[];
+  interest: KV;
+  clock: Clock;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  /** How long a tariff asked for by a refresh stays tracked without a renewal, clock ms. */
+  requestedTtlMs: number;
+  /** Relist cadence of the interest bucket (TTL expiry sends no event on nats-server 2.9), real ms. */
+  relistIntervalMs: number;
+  /** Called whenever the tracked set changes. */
+  onChange: () => void;
+}
+
+/**
+ * The tariffs to keep fresh: config ∪ live interest ∪ recently requested. Interest comes from a watch on
+ * `ratebus-interest` plus a periodic relist; invalid entries are ignored and counted.
+ */
+export class Tracking {
+  readonly #o: TrackingOptions;
+  readonly #configured = new Map<string, TariffRef>();
+  readonly #interest = new Map<string, TariffRef>();
+  readonly #requested = new Map<string, { ref: TariffRef; until: number }>();
+  /** Keys whose current value was invalid: not re-read by every relist (the watch reports a new value). */
+  readonly #invalidKeys = new Set<string>();
+  /** Interest entries rejected as invalid since start. */
+  invalidInterest = 0;
+  #lastCount = -1;
+
+  constructor(opts: TrackingOptions) {
+    this.#o = opts;
+    for (const ref of opts.configured) this.#configured.set(rateKey(ref.product, ref.tariff), ref);
+  }
+
+  /** Every tracked tariff, each once, with its sources. */
+  list(): { key: string; ref: TariffRef; sources: TrackSource[] }[] {
+    const now = this.#o.clock.now();
+    for (const [k, r] of this.#requested) if (r.until <= now) this.#requested.delete(k);
+    const out = new Map<string, { key: string; ref: TariffRef; sources: TrackSource[] }>();
+    const add = (key: string, ref: TariffRef, s: TrackSource) => {
+      const e = out.get(key);
+      if (e) e.sources.push(s);
+      else out.set(key, { key, ref, sources: [s] });
+    };
+    for (const [k, ref] of this.#configured) add(k, ref, 'config');
+    for (const [k, ref] of this.#interest) add(k, ref, 'interest');
+    for (const [k, r] of this.#requested) add(k, r.ref, 'requested');
+    if (out.size !== this.#lastCount) {
+      this.#lastCount = out.size;
+      this.#o.metrics.trackedTariffs?.(out.size);
+    }
+    return [...out.values()];
+  }
+
+  /** A refresh asked for this tariff: track it as if a pod had declared interest. */
+  request(ref: TariffRef): void {
+    const key = rateKey(ref.product, ref.tariff);
+    const isNew = !this.#requested.has(key) && !this.#interest.has(key) && !this.#configured.has(key);
+    this.#requested.set(key, { ref, until: this.#o.clock.now() + this.#o.requestedTtlMs });
+    if (isNew) this.#o.onChange();
+  }
+
+  /** Watches and relists interest until `signal` aborts. Never rejects. */
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.#watchLoop(signal), this.#relistLoop(signal)]);
+  }
+
+  /** Applies one interest entry; returns true when the tracked set changed. */
+  #apply(e: KvEntry): boolean {
+    this.#invalidKeys.delete(e.key);
+    if (e.operation !== 'PUT') return this.#interest.delete(e.key);
+    let ref: TariffRef;
+    try {
+      ref = parseRateKey(e.key);
+    } catch {
+      return this.#invalid(e.key, 'bad key');
+    }
+    const d = decode(InterestSchema, 'Interest', e.value);
+    if (!d.ok) return this.#invalid(e.key, d.error.issues.map((i) => `${i.path}: ${i.code}`).join(', '));
+    if (d.value.product !== ref.product || d.value.tariff !== ref.tariff)
+      return this.#invalid(e.key, 'key mismatch');
+    if (this.#interest.has(e.key)) return false;
+    this.#interest.set(e.key, ref);
+    return true;
+  }
+
+  #invalid(key: string, why: string): false {
+    this.invalidInterest++;
+    this.#invalidKeys.add(key);
+    this.#o.logger.warn({ key: key.slice(0, 140), why }, 'ignoring an invalid interest entry');
+    return false;
+  }
+
+  async #watchLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const w = await this.#o.interest.watch({ key: '>' });
+        const onAbort = () => w.stop();
+        // The term may have ended while the watch was being created: an abort listener added now never fires.
+        if (signal.aborted) onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          for await (const e of w) if (this.#apply(e)) this.#o.onChange();
+        } finally {
+          signal.removeEventListener('abort', onAbort);
+        }
+      } catch (err) {
+        if (!signal.aborted) this.#o.logger.warn({ err }, 'interest watch failed; retrying');
+      }
+      await pause(this.#o.relistIntervalMs, signal);
+    }
+  }
+
+  async #relistLoop(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      await pause(this.#o.relistIntervalMs, signal);
+      if (signal.aborted) return;
+      try {
+        await this.relist();
+      } catch (err) {
+        if (!signal.aborted) this.#o.logger.warn({ err }, 'interest relist failed');
+      }
+    }
+  }
+
+  /** Drops interest whose key expired, and picks up any key the watch missed. */
+  async relist(): Promise<void> {
+    const live = new Set<string>();
+    for await (const k of await this.#o.interest.keys()) live.add(k);
+    let changed = false;
+    for (const k of [...this.#invalidKeys]) if (!live.has(k)) this.#invalidKeys.delete(k);
+    for (const k of [...this.#interest.keys()]) {
+      if (!live.has(k)) changed = this.#interest.delete(k) || changed;
+    }
+    for (const k of live) {
+      if (this.#interest.has(k) || this.#invalidKeys.has(k)) continue;
+      const e = await this.#o.interest.get(k);
+      if (e) changed = this.#apply(e) || changed;
+    }
+    if (changed) this.#o.onChange();
+  }
+}
+
+/** Real-time pause that ends early (without rejecting) on abort. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,51 @@
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { OctopusClient } from '@ratebus/octopus';
+import type { RatebusConfig } from '@ratebus/schema';
+import type { Logger } from 'pino';
+
+/** Proof of leadership handed to the worker for one term. */
+export interface Fence {
+  /** Fencing term: the lease key's create revision. Written into every document. */
+  readonly term: number;
+  /** Aborted when leadership is lost (deadline passed, CAS lost, release) or on shutdown. */
+  readonly signal: AbortSignal;
+  /** Throws NotLeaderError synchronously unless still leading (signal not aborted AND the monotonic renew
+   *  deadline not passed). The worker calls it immediately before every KV write and publish. */
+  assertLeading(): void;
+}
+export interface Buckets {
+  rates: KV;
+  checks: KV;
+  interest: KV;
+  urls: KV;
+}
+/** Scheduling time source: real time by default; tests may follow the simulator's clock. */
+export interface Clock {
+  now(): number; // epoch ms (possibly simulated)
+  sleep(ms: number, signal: AbortSignal): Promise<void>; // ms of clock time; rejects/returns early on abort
+}
+export interface WorkerMetrics {
+  fetchStarted?(
+    product: string,
+    tariff: string,
+    reason: 'routine' | 'publication' | 'refresh' | 'interest',
+  ): void;
+  fetchFinished?(outcome: 'changed' | 'unchanged' | 'rejected' | 'failed', seconds: number): void;
+  published?(product: string, tariff: string): void;
+  rejected?(reason: string): void; // empty | partial | non-contiguous | shrinking | invalid
+  canary?(product: string, outcome: 'new-day' | 'not-yet' | 'failed'): void;
+  refreshRequest?(outcome: 'hit' | 'fetched' | 'not-found' | 'error' | 'bad-request'): void;
+  urlCache?(outcome: 'hit' | 'miss' | 'forbidden' | 'error'): void;
+  trackedTariffs?(n: number): void;
+}
+export interface WorkerDeps {
+  nc: NatsConnection;
+  buckets: Buckets;
+  octopus: OctopusClient;
+  config: RatebusConfig;
+  holder: string;
+  logger: Logger;
+  clock?: Clock;
+  metrics?: WorkerMetrics;
+}

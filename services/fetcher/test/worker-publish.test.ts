@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import type { FaultKind } from '@ratebus/octopus-sim';
+import {
+  CheckedSchema,
+  decode,
+  ERROR_CODE_HEADER,
+  RatesDocumentSchema,
+  rateKey,
+  ratesSubject,
+  refreshSubject,
+} from '@ratebus/schema';
+import { check } from '@ratebus/testkit';
+import {
+  agile,
+  config,
+  type Env,
+  makeFence,
+  readDoc,
+  type Started,
+  simCount,
+  startEnv,
+  startWorker,
+} from './worker-harness.js';
+
+const body = (product: string, tariff: string, force = false) =>
+  JSON.stringify({ type: 'refresh-request', schemaVersion: 1, product, tariff, by: 'pod-1', force });
+
+async function refresh(env: Env, region: string, force = false) {
+  const { product, tariff } = agile(region);
+  const m = await env.nc.request(refreshSubject(product, tariff), body(product, tariff, force), {
+    timeout: 20_000,
+  });
+  return { msg: m, code: m.headers?.get(ERROR_CODE_HEADER) ?? null };
+}
+
+async function checkedRevision(env: Env, key: string) {
+  const e = await env.buckets.checks.get(key);
+  if (!e) return null;
+  const d = decode(CheckedSchema, 'Checked', e.value);
+  if (!d.ok) throw d.error;
+  return { checked: d.value, revision: e.revision };
+}
+
+const waitResponder = (env: Env) =>
+  check(async () => (await env.nc.request('ratebus.refresh.bad', '', { timeout: 500 })).headers, {
+    name: 'responder up',
+  });
+
+describe('FetcherWorker publishing', function () {
+  this.timeout(90_000);
+
+  describe('with a held document', () => {
+    let env: Env;
+    let w: Started;
+    before(async () => {
+      env = await startEnv({ start: '2026-11-27T17:05:00Z', speed: 1 });
+      // Fast client timeouts so the latency fault is a timeout; two attempts per request.
+      w = await startWorker(env, config(), { client: { timeoutMs: 600 } });
+      await waitResponder(env);
+    });
+    after(async () => {
+      await w?.stop();
+      await env?.close();
+    });
+
+    it('writes only a Checked record when a re-fetch is unchanged', async () => {
+      const key = rateKey(agile('C').product, agile('C').tariff);
+      assert.equal((await refresh(env, 'C')).code, null);
+      const first = await readDoc(env.buckets.rates, key);
+      const c1 = await checkedRevision(env, key);
+      assert.ok(first && c1);
+      assert.equal(c1.checked.contentHash, first.doc.contentHash);
+      const upstreamBefore = simCount(env.sim, `${agile('C').tariff}/standard-unit-rates`);
+      const again = await refresh(env, 'C', true);
+      assert.equal(again.code, null);
+      assert.equal(
+        simCount(env.sim, `${agile('C').tariff}/standard-unit-rates`),
+        upstreamBefore + 1,
+        'asked upstream',
+      );
+      const second = await readDoc(env.buckets.rates, key);
+      const c2 = await checkedRevision(env, key);
+      assert.equal(second?.revision, first.revision, 'rates not rewritten');
+      assert.ok(c2 && c2.revision > c1.revision, 'a new Checked record');
+      assert.equal(c2.checked.contentHash, first.doc.contentHash);
+      assert.equal(c2.checked.term, w.fence.term);
+      assert.ok(Date.parse(c2.checked.checkedAt) > Date.parse(c1.checked.checkedAt));
+    });
+
+    const faults: { kind: FaultKind; latencyMs?: number; retryAfterSeconds?: number }[] = [
+      { kind: 'json500' },
+      { kind: 'html502' },
+      { kind: 'html504' },
+      { kind: 'reset' },
+      { kind: 'truncate' },
+      { kind: 'malformed' },
+      { kind: 'missingSlots' },
+      { kind: 'throttle429', retryAfterSeconds: 1 },
+      { kind: 'latency', latencyMs: 1_500 },
+    ];
+    it('keeps the last good document untouched under every simulator fault mode', async () => {
+      const { product, tariff } = agile('D');
+      const key = rateKey(product, tariff);
+      assert.equal((await refresh(env, 'D')).code, null);
+      const good = await readDoc(env.buckets.rates, key);
+      assert.ok(good);
+      for (const f of faults) {
+        const id = env.sim.faults.add({ path: `${tariff}/standard-unit-rates`, ...f });
+        try {
+          const before = simCount(env.sim, `${tariff}/standard-unit-rates`);
+          const failedBefore = w.metrics.fetchOutcomes.filter(
+            (o) => o !== 'changed' && o !== 'unchanged',
+          ).length;
+          const r = await refresh(env, 'D', true);
+          assert.ok(
+            simCount(env.sim, `${tariff}/standard-unit-rates`) > before,
+            `${f.kind}: upstream was asked`,
+          );
+          const after = w.metrics.fetchOutcomes.filter((o) => o !== 'changed' && o !== 'unchanged').length;
+          assert.equal(after, failedBefore + 1, `${f.kind}: the fetch failed or was rejected`);
+          // Stale-if-error: the requester still gets the last good document.
+          assert.equal(r.code, null, `${f.kind}: answered with the held document`);
+          const replied = decode(RatesDocumentSchema, 'RatesDocument', r.msg.data);
+          assert.ok(replied.ok && replied.value.contentHash === good.doc.contentHash);
+          const now = await readDoc(env.buckets.rates, key);
+          assert.equal(now?.revision, good.revision, `${f.kind}: KV revision unchanged`);
+          assert.equal(now?.doc.contentHash, good.doc.contentHash, `${f.kind}: hash unchanged`);
+        } finally {
+          env.sim.faults.clear();
+          void id;
+        }
+      }
+    });
+  });
+
+  describe('guards and fencing', () => {
+    let env: Env;
+    beforeEach(async () => {
+      env = await startEnv({ start: '2026-11-27T17:05:00Z', speed: 1 });
+    });
+    afterEach(async () => {
+      await env?.close();
+    });
+
+    it('rejects and counts a shrinking fetch, keeping the last good document', async () => {
+      const w = await startWorker(env, config());
+      try {
+        await waitResponder(env);
+        const key = rateKey(agile('H').product, agile('H').tariff);
+        assert.equal((await refresh(env, 'H')).code, null);
+        const good = await readDoc(env.buckets.rates, key);
+        assert.equal(good?.doc.coversThrough, '2026-11-28T23:00:00Z');
+        // Before 16:00 upstream has not published tomorrow yet: the answer covers less than what is held.
+        env.sim.clock.set('2026-11-27T15:05:00Z');
+        const r = await refresh(env, 'H', true);
+        assert.equal(r.code, null);
+        assert.deepEqual(w.metrics.rejectedReasons, ['shrinking']);
+        const now = await readDoc(env.buckets.rates, key);
+        assert.equal(now?.revision, good?.revision);
+        assert.equal(now?.doc.coversThrough, '2026-11-28T23:00:00Z');
+      } finally {
+        await w.stop();
+      }
+    });
+
+    it('writes and publishes nothing once the fence fails, and stops the term', async () => {
+      const { product, tariff } = agile('J');
+      const key = rateKey(product, tariff);
+      const pushes: unknown[] = [];
+      const sub = env.nc.subscribe(ratesSubject(product, tariff), {
+        callback: (_e, m) => {
+          pushes.push(m);
+        },
+      });
+      const fence = await makeFence(env);
+      fence.expire(); // renew deadline passed: the signal has not fired yet
+      const w = await startWorker(env, config({ tariffs: [{ product, tariff }] }), { fence });
+      await check(() => w.metrics.fetchOutcomes.length > 0, { name: 'a fetch finished' });
+      assert.equal(
+        simCount(env.sim, `${tariff}/standard-unit-rates`),
+        0,
+        'a stale term never reaches upstream',
+      );
+      await w.done; // the worker stopped its term by itself
+      assert.equal(await env.buckets.rates.get(key), null);
+      assert.equal(await env.buckets.checks.get(key), null);
+      await env.nc.flush();
+      assert.equal(pushes.length, 0);
+      sub.unsubscribe();
+      await w.stop();
+
+      const aborted = await makeFence(env);
+      aborted.depose();
+      const before = env.sim.stats.snapshot().total;
+      const w2 = await startWorker(env, config({ tariffs: [{ product, tariff }] }), { fence: aborted });
+      await w2.done;
+      assert.equal(env.sim.stats.snapshot().total, before, 'an aborted fence does no work');
+      await w2.stop();
+    });
+
+    it('stops when the store holds a document of a newer term', async () => {
+      env.sim.clock.set('2026-11-27T13:05:00Z');
+      const w = await startWorker(env, config());
+      await waitResponder(env);
+      const { product, tariff } = agile('K');
+      const key = rateKey(product, tariff);
+      assert.equal((await refresh(env, 'K')).code, null);
+      const ours = await readDoc(env.buckets.rates, key);
+      assert.ok(ours);
+      // A newer leader rewrote the key (same content, newer term).
+      const newer = { ...ours.doc, term: w.fence.term + 1_000 };
+      const newerRev = await env.buckets.rates.update(key, JSON.stringify(newer), ours.revision);
+      // After publication the content changes: our CAS on the old revision loses, the re-read shows the newer term.
+      env.sim.clock.set('2026-11-27T17:05:00Z');
+      const r = await refresh(env, 'K', true);
+      assert.equal(r.code, 'NOT_LEADER');
+      await w.done; // stopped without the election telling it
+      const now = await readDoc(env.buckets.rates, key);
+      assert.equal(now?.revision, newerRev);
+      assert.equal(now?.doc.term, w.fence.term + 1_000);
+      await w.stop();
+    });
+  });
+});
