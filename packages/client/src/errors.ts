@@ -8,6 +8,7 @@ export const ClientErrorCode = {
   EnsureTimeout: 'ERR_ENSURE_TIMEOUT',
   RefreshFailed: 'ERR_REFRESH_FAILED',
   Closed: 'ERR_CLIENT_CLOSED',
+  LockLost: 'ERR_LOCK_LOST',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -79,5 +80,19 @@ export class ClientClosedError extends Error {
   constructor() {
     super('RateClient is closed');
     this.name = 'ClientClosedError';
+  }
+}
+
+/** The last-resort lock was lost (renewal refused or its deadline passed): the holder stops writing. */
+export class LockLostError extends Error {
+  readonly code = ClientErrorCode.LockLost;
+  readonly key: string;
+  /** The lock's create revision, the fencing term of the lost holder. */
+  readonly term: number;
+  constructor(key: string, term: number, options?: ErrorOptions) {
+    super(`last-resort lock ${key} (term ${term}) is no longer held`, options);
+    this.name = 'LockLostError';
+    this.key = key;
+    this.term = term;
   }
 }

@@ -28,6 +28,44 @@ export const REJECT_REASONS: readonly RejectReason[] = [
  */
 export type ResyncKind = 'resume' | 'relist' | 'restart';
 
+/**
+ * What one last-resort attempt did (see `lastResort`): `published` wrote a new document; `unchanged`
+ * confirmed the held content upstream (Checked record only); `rejected` got an upstream answer that failed
+ * the publish guards; `failed` hit an upstream or bus error; `lock-lost` stopped because the lock expired
+ * or moved on mid-work; `locked` found another pod holding the lock (it waits for that pod's document);
+ * `fetcher-answered` found a fetcher answering refresh requests; `fetcher-leading` found a fetcher holding
+ * the election lease; `not-needed` found, once locked, a fresh document already on the bus.
+ */
+export type LastResortOutcome =
+  | 'published'
+  | 'unchanged'
+  | 'rejected'
+  | 'failed'
+  | 'lock-lost'
+  | 'locked'
+  | 'fetcher-answered'
+  | 'fetcher-leading'
+  | 'not-needed';
+
+export const LAST_RESORT_OUTCOMES: readonly LastResortOutcome[] = [
+  'published',
+  'unchanged',
+  'rejected',
+  'failed',
+  'lock-lost',
+  'locked',
+  'fetcher-answered',
+  'fetcher-leading',
+  'not-needed',
+];
+
+export interface LastResortEvent {
+  readonly product: string;
+  readonly tariff: string;
+  /** The lock's create revision when this pod held the lock. */
+  readonly term?: number;
+}
+
 /** What changed in the local copy. */
 export type UpdateKind = 'document' | 'confirmation' | 'removed';
 
@@ -48,4 +86,6 @@ export interface ClientHooks {
     | undefined;
   /** A resync action ran on a bucket. */
   onResync?: ((kind: ResyncKind, e: { bucket: string }) => void) | undefined;
+  /** A last-resort attempt ended (only with `lastResort` enabled). */
+  onLastResort?: ((outcome: LastResortOutcome, e: LastResortEvent) => void) | undefined;
 }

@@ -10,6 +10,7 @@ export {
   ClientErrorCode,
   EnsureTimeoutError,
   InvalidOptionsError,
+  LockLostError,
   NoFetcherError,
   NotFoundError,
   RefreshFailedError,
@@ -17,12 +18,16 @@ export {
 export { type Freshness, type FreshnessThresholds, freshnessOf } from './freshness.js';
 export {
   type ClientHooks,
+  LAST_RESORT_OUTCOMES,
+  type LastResortEvent,
+  type LastResortOutcome,
   REJECT_REASONS,
   type RejectReason,
   type ResyncKind,
   type UpdateHookEvent,
   type UpdateKind,
 } from './hooks.js';
+export { LAST_RESORT_LOCK_PREFIX, lastResortLockKey } from './last-resort.js';
 export type { ClientLogger } from './logger.js';
 export {
   type Credentials,
@@ -31,6 +36,11 @@ export {
   DEFAULT_FRESH_FOR_MS,
   DEFAULT_INTEREST_TTL_MS,
   DEFAULT_JS_TIMEOUT_MS,
+  DEFAULT_LAST_RESORT_CHECK_INTERVAL_MS,
+  DEFAULT_LAST_RESORT_FETCH_TIMEOUT_MS,
+  DEFAULT_LAST_RESORT_MIN_INTERVAL_MS,
+  DEFAULT_LAST_RESORT_PROBE_TIMEOUT_MS,
+  DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_MAX_BUFFERED_UPDATES,
   DEFAULT_MAX_PING_OUT,
   DEFAULT_PING_INTERVAL_MS,
@@ -41,6 +51,8 @@ export {
   DEFAULT_RETRY_INITIAL_MS,
   DEFAULT_RETRY_MAX_MS,
   DEFAULT_STALE_FOR_MS,
+  FETCHER_INBOX_PREFIX,
+  type LastResortOptions,
   type RateClientOptions,
 } from './options.js';
 export {

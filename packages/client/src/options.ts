@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { PaymentMethod } from '@ratebus/schema';
+import type { OctopusClient, OctopusClientOptions } from '@ratebus/octopus';
+import { DEFAULT_WINDOW_DAYS, type PaymentMethod } from '@ratebus/schema';
 import { z } from 'zod';
 import { InvalidOptionsError } from './errors.js';
 import type { ClientHooks } from './hooks.js';
@@ -36,12 +37,56 @@ export const DEFAULT_INTEREST_TTL_MS = 60 * 60_000;
 /** Updates buffered per `updates()` iterator before the oldest are dropped. */
 export const DEFAULT_MAX_BUFFERED_UPDATES = 10_000;
 
+/** Last resort: per pod and tariff, at most one upstream fetch this often: 5 min. */
+export const DEFAULT_LAST_RESORT_MIN_INTERVAL_MS = 5 * 60_000;
+/** Last resort: how often held and ensured tariffs are checked for expiry: 30 s (jittered ±25 %). */
+export const DEFAULT_LAST_RESORT_CHECK_INTERVAL_MS = 30_000;
+/** Last resort: how long a refresh request waits for a fetcher's answer before nobody counts as answering: 5 s. */
+export const DEFAULT_LAST_RESORT_PROBE_TIMEOUT_MS = 5_000;
+/** Last resort: bound on one whole upstream fetch (all pages and retries): 2 min. */
+export const DEFAULT_LAST_RESORT_FETCH_TIMEOUT_MS = 120_000;
+/** Last resort: bound on each lock request (take, renew, release): 2 s, like the fetchers' lease calls. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
+/** Inbox prefix the fetcher role must use (services/nats/accounts.conf). */
+export const FETCHER_INBOX_PREFIX = '_INBOX_fetcher';
+
 /** How to log in to NATS. */
 export type Credentials =
   | { readonly user: string; readonly pass: string }
   | { readonly token: string }
   /** Contents of a `.creds` file (JWT + nkey seed). */
   | { readonly creds: string };
+
+/**
+ * The last-resort fetch (off by default): when a tariff is expired (or absent after `ensure()` found no
+ * fetcher) and nobody answers a refresh request, one pod, chosen by a lock in `ratebus-lease`, fetches it
+ * upstream and writes the document. Writing needs the fetcher role: give `nc` or `credentials`.
+ */
+export interface LastResortOptions {
+  /** The upstream client (never closed by the RateClient), or options of one the RateClient owns. */
+  octopus: OctopusClient | OctopusClientOptions;
+  /** A connection with fetcher credentials for the lock and the writes; not closed. Conflicts with `credentials`. */
+  nc?: NatsConnection;
+  /**
+   * Fetcher credentials: the client opens a second connection to `servers` with them (and `inboxPrefix`).
+   * Without `nc` or `credentials`, the client's own connection writes (only works without per-role auth).
+   */
+  credentials?: Credentials;
+  /** Inbox prefix of the connection opened with `credentials`. Default `_INBOX_fetcher`. */
+  inboxPrefix?: string;
+  /** Per pod and tariff, at most one upstream fetch this often, ms. Default 300000. */
+  minIntervalMs?: number;
+  /** Expiry check period of held and ensured tariffs, ms (jittered ±25 %). Default 30000. */
+  checkIntervalMs?: number;
+  /** Wait for a fetcher's answer to the refresh request, ms. Default 5000. */
+  probeTimeoutMs?: number;
+  /** Bound on one whole upstream fetch, ms. Default 120000. */
+  fetchTimeoutMs?: number;
+  /** Bound on each lock request, ms. Default 2000. */
+  lockTimeoutMs?: number;
+  /** Days of history in a document (the fetcher's `windowDays`). Default 7. */
+  windowDays?: number;
+}
 
 export interface RateClientOptions {
   /** NATS URL(s). Default `nats://127.0.0.1:4222`. Conflicts with `nc`. */
@@ -90,6 +135,8 @@ export interface RateClientOptions {
   now?: () => number;
   /** Metrics hooks. */
   hooks?: ClientHooks;
+  /** Last-resort upstream fetch when no fetcher answers. Default: off. */
+  lastResort?: LastResortOptions;
   /** A pino logger (or anything with debug/info/warn/error). Default silent. */
   logger?: ClientLogger;
 }
@@ -97,18 +144,43 @@ export interface RateClientOptions {
 const pos = z.number().int().positive();
 const isFn = (v: unknown) => typeof v === 'function';
 
+const CredentialsSchema = z.union([
+  z.strictObject({ user: z.string(), pass: z.string() }),
+  z.strictObject({ token: z.string().min(1) }),
+  z.strictObject({ creds: z.string().min(1) }),
+]);
+const isConnection = (v: unknown) => typeof v === 'object' && v !== null;
+
+const LastResortSchema = z
+  .strictObject({
+    octopus: z.custom<OctopusClient | OctopusClientOptions>(
+      (v) => typeof v === 'object' && v !== null,
+      'an OctopusClient or its options',
+    ),
+    nc: z.custom<NatsConnection>(isConnection, 'a NatsConnection').optional(),
+    credentials: CredentialsSchema.optional(),
+    inboxPrefix: z.string().min(1).default(FETCHER_INBOX_PREFIX),
+    minIntervalMs: pos.default(DEFAULT_LAST_RESORT_MIN_INTERVAL_MS),
+    checkIntervalMs: z.number().int().min(50).default(DEFAULT_LAST_RESORT_CHECK_INTERVAL_MS),
+    probeTimeoutMs: z.number().int().min(50).default(DEFAULT_LAST_RESORT_PROBE_TIMEOUT_MS),
+    fetchTimeoutMs: z.number().int().min(100).default(DEFAULT_LAST_RESORT_FETCH_TIMEOUT_MS),
+    lockTimeoutMs: z.number().int().min(100).default(DEFAULT_LOCK_TIMEOUT_MS),
+    windowDays: z.number().int().min(1).max(366).default(DEFAULT_WINDOW_DAYS),
+  })
+  .superRefine((o, ctx) => {
+    if (o.nc && o.credentials) {
+      ctx.addIssue({ code: 'custom', path: ['nc'], message: 'give either nc or credentials, not both' });
+    }
+  });
+
+export type ResolvedLastResort = z.infer<typeof LastResortSchema>;
+
 const OptionsSchema = z
   .strictObject({
     servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-    credentials: z
-      .union([
-        z.strictObject({ user: z.string(), pass: z.string() }),
-        z.strictObject({ token: z.string().min(1) }),
-        z.strictObject({ creds: z.string().min(1) }),
-      ])
-      .optional(),
+    credentials: CredentialsSchema.optional(),
     name: z.string().min(1).max(200).optional(),
-    nc: z.custom<NatsConnection>((v) => typeof v === 'object' && v !== null, 'a NatsConnection').optional(),
+    nc: z.custom<NatsConnection>(isConnection, 'a NatsConnection').optional(),
     cacheDir: z.string().min(1).optional(),
     freshForMs: pos.default(DEFAULT_FRESH_FOR_MS),
     staleForMs: pos.default(DEFAULT_STALE_FOR_MS),
@@ -132,8 +204,10 @@ const OptionsSchema = z
         onUpdate: z.custom<NonNullable<ClientHooks['onUpdate']>>(isFn, 'a function').optional(),
         onReject: z.custom<NonNullable<ClientHooks['onReject']>>(isFn, 'a function').optional(),
         onResync: z.custom<NonNullable<ClientHooks['onResync']>>(isFn, 'a function').optional(),
+        onLastResort: z.custom<NonNullable<ClientHooks['onLastResort']>>(isFn, 'a function').optional(),
       })
       .optional(),
+    lastResort: LastResortSchema.optional(),
     logger: z
       .custom<ClientLogger>(
         (v) =>
@@ -154,6 +228,13 @@ const OptionsSchema = z
     }
     if (o.staleForMs <= o.freshForMs) {
       ctx.addIssue({ code: 'custom', path: ['staleForMs'], message: 'must be greater than freshForMs' });
+    }
+    if (o.nc && o.lastResort?.credentials) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lastResort', 'credentials'],
+        message: 'opens a connection to servers; with nc, give lastResort.nc instead',
+      });
     }
     if (o.retryMaxMs < o.retryInitialMs) {
       ctx.addIssue({ code: 'custom', path: ['retryMaxMs'], message: 'must be at least retryInitialMs' });

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { connect } from '@nats-io/transport-node';
 import {
   overlapping,
   type PaymentMethod,
@@ -9,9 +10,17 @@ import {
   tariffRef,
   unitRateRows,
 } from '@ratebus/schema';
-import { ClientClosedError, EnsureTimeoutError, NoFetcherError } from './errors.js';
-import type { RejectReason, ResyncKind } from './hooks.js';
+import { connectionOptions } from './connection.js';
+import { ClientClosedError, EnsureTimeoutError, InvalidOptionsError, NoFetcherError } from './errors.js';
+import {
+  type ClientHooks,
+  LAST_RESORT_OUTCOMES,
+  type LastResortOutcome,
+  type RejectReason,
+  type ResyncKind,
+} from './hooks.js';
 import { CopyKeeper } from './keeper.js';
+import { LastResort } from './last-resort.js';
 import { type ClientLogger, errInfo, silentLogger } from './logger.js';
 import { type RateClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { isRequestTimeout, requestRefresh } from './refresh.js';
@@ -65,11 +74,17 @@ export interface ClientStats {
   readonly updatesDropped: number;
   /** Oldest confirmation age among held documents, ms. */
   readonly maxAgeMs: number;
+  /** Last-resort attempts by outcome (all zero when `lastResort` is off). */
+  readonly lastResort: Readonly<Record<LastResortOutcome, number>>;
 }
 
 const toMs = (t: TimeInput): number =>
   t instanceof Date ? t.getTime() : typeof t === 'number' ? t : Date.parse(t);
 const ACTOR_UNSAFE = /[^!-~]/g;
+const NO_LAST_RESORT = Object.fromEntries(LAST_RESORT_OUTCOMES.map((o) => [o, 0])) as Record<
+  LastResortOutcome,
+  number
+>;
 
 /**
  * What a pod embeds: a local, stale-tolerant copy of every tariff in `ratebus-rates`, kept in sync
@@ -88,6 +103,7 @@ export class RateClient implements AsyncDisposable {
   });
   private closed = false;
   private closing: Promise<void> | null = null;
+  private readonly lastResort: LastResort | null;
 
   private constructor(private readonly o: ResolvedOptions) {
     this.logger = o.logger ?? silentLogger;
@@ -105,6 +121,44 @@ export class RateClient implements AsyncDisposable {
       .replace(ACTOR_UNSAFE, '_')
       .slice(0, 128);
     this.sync = new BusSync(o, name, this.keeper, this.logger, hooks, () => this.markReady('cache'));
+    this.lastResort = o.lastResort ? this.createLastResort(o, o.lastResort, name, hooks) : null;
+  }
+
+  private createLastResort(
+    o: ResolvedOptions,
+    lr: NonNullable<ResolvedOptions['lastResort']>,
+    name: string,
+    hooks: ClientHooks,
+  ): LastResort {
+    let synced = false;
+    void this.sync.synced.then(() => {
+      synced = true;
+    });
+    const host = {
+      name,
+      options: o,
+      now: this.now,
+      logger: this.logger,
+      hooks,
+      mainConnection: () => this.sync.nc,
+      synced: () => synced,
+      view: (key: string) => this.keeper.view(key),
+      held: () =>
+        [...this.keeper.copy.keys()].map((k) => [k, this.keeper.copy.document(k)?.ref as TariffRef]),
+      refetch: async (key: string) => {
+        await Promise.all([this.sync.rates?.fetch(key), this.sync.checks?.fetch(key)]);
+      },
+      writerConnect: () => {
+        const opts = connectionOptions({ ...o, credentials: lr.credentials }, `${name}-lastresort`);
+        return connect({ ...opts, inboxPrefix: lr.inboxPrefix });
+      },
+    } satisfies ConstructorParameters<typeof LastResort>[0];
+    try {
+      return new LastResort(host, lr);
+    } catch (e) {
+      // OctopusClientOptions are validated by its constructor.
+      throw new InvalidOptionsError([`lastResort.octopus: ${e instanceof Error ? e.message : String(e)}`]);
+    }
   }
 
   /**
@@ -116,6 +170,7 @@ export class RateClient implements AsyncDisposable {
     const client = new RateClient(resolveOptions(opts));
     await client.keeper.restore();
     client.sync.start();
+    client.lastResort?.start();
     void client.sync.synced.then(() => client.markReady('nats'));
     return client;
   }
@@ -190,9 +245,11 @@ export class RateClient implements AsyncDisposable {
       .interestRenewer()
       .then((r) => r?.declare(key, ref))
       .catch((e: unknown) => this.logger.warn({ key, ...errInfo(e) }, 'cannot declare interest'));
+    this.lastResort?.want(key, ref);
 
     await Promise.race([this.readyP, sleep(left())]);
     let lastError: unknown;
+    let requestMs = 0;
     while (left() > 0) {
       if (this.closed) throw new ClientClosedError();
       const held = this.keeper.view(key);
@@ -203,13 +260,18 @@ export class RateClient implements AsyncDisposable {
         continue;
       }
       try {
-        await requestRefresh(nc, ref, this.sync.name, Math.max(1, Math.min(left(), this.o.jsTimeoutMs * 2)));
+        requestMs = Math.max(1, Math.min(left(), this.o.jsTimeoutMs * 2));
+        await requestRefresh(nc, ref, this.sync.name, requestMs);
         // The fetcher wrote the document before replying: read it from KV in case the watch lags.
         await this.sync.rates?.fetch(key);
         await this.waitFor(key, Math.min(left(), 500));
       } catch (e) {
         if (e instanceof NoFetcherError || isRequestTimeout(e)) {
-          lastError = e;
+          // A request cut short by the deadline says nothing new: keep "no fetcher" from the one before.
+          const cutShort = isRequestTimeout(e) && requestMs < this.o.jsTimeoutMs * 2;
+          if (!(cutShort && lastError instanceof NoFetcherError)) lastError = e;
+          // Nobody answers: one pod (chosen by a lock) may fetch upstream; this one waits for the document.
+          this.lastResort?.trigger(key, ref);
           await this.waitFor(key, Math.min(left(), 250));
           continue;
         }
@@ -254,6 +316,7 @@ export class RateClient implements AsyncDisposable {
       persistErrors: this.keeper.disk?.errors ?? 0,
       updatesDropped: this.keeper.hub.dropped,
       maxAgeMs: this.keeper.maxAgeMs(),
+      lastResort: { ...(this.lastResort?.counts ?? NO_LAST_RESORT) },
     };
   }
 
@@ -261,6 +324,8 @@ export class RateClient implements AsyncDisposable {
   close(): Promise<void> {
     this.closed = true;
     this.closing ??= (async () => {
+      // First: an in-flight last resort releases its lock through the connections still open.
+      await this.lastResort?.stop();
       await this.sync.stop();
       this.keeper.hub.close();
       await this.keeper.disk?.flush();

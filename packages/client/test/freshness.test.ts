@@ -36,4 +36,25 @@ describe('resolveOptions', () => {
       },
     );
   });
+  it('leaves the last resort off by default and fills its defaults when enabled', () => {
+    assert.equal(resolveOptions({}).lastResort, undefined);
+    const lr = resolveOptions({ lastResort: { octopus: {} } }).lastResort;
+    assert.equal(lr?.minIntervalMs, 5 * 60_000);
+    assert.equal(lr?.inboxPrefix, '_INBOX_fetcher');
+    assert.equal(lr?.windowDays, 7);
+  });
+  it('rejects conflicting last-resort connections', () => {
+    const problems = (o: Parameters<typeof resolveOptions>[0]) => {
+      try {
+        resolveOptions(o);
+        return [];
+      } catch (e) {
+        return e instanceof InvalidOptionsError ? e.problems : [String(e)];
+      }
+    };
+    const creds = { user: 'fetcher', pass: 'x' };
+    assert.equal(problems({ lastResort: { octopus: {}, nc: {} as never, credentials: creds } }).length, 1);
+    assert.equal(problems({ nc: {} as never, lastResort: { octopus: {}, credentials: creds } }).length, 1);
+    assert.equal(problems({ nc: {} as never, lastResort: { octopus: {}, nc: {} as never } }).length, 0);
+  });
 });

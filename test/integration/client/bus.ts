@@ -6,6 +6,7 @@ import {
   type Checked,
   contentHash,
   coversThrough,
+  LEASE_KEY,
   type RateSlot,
   type RatesDocument,
   REGIONS,
@@ -131,4 +132,20 @@ export async function putCheck(b: Buckets, doc: RatesDocument, checkedAt: Date |
     term: doc.term,
   };
   return b.checks.put(rateKey(doc.product, doc.tariff), JSON.stringify(c));
+}
+
+/** Creates `ratebus-lease` as the fetcher does: history 1, TTL = the lease duration. */
+export async function createLeaseBucket(nc: NatsConnection, ttlMs: number): Promise<KV> {
+  const kvm = new Kvm(jetstream(nc, { timeout: 5_000 }));
+  return kvm.create(BUCKETS.lease, { history: 1, ttl: ttlMs });
+}
+
+/**
+ * Plays a fetcher that led and went away: creates the election lease (its create revision is that
+ * fetcher's term) and releases it. Returns the term.
+ */
+export async function pastFetcherTerm(lease: KV): Promise<number> {
+  const term = await lease.create(LEASE_KEY, JSON.stringify({ holder: 'gone-fetcher' }));
+  await lease.delete(LEASE_KEY, { previousSeq: term });
+  return term;
 }

@@ -1,0 +1,398 @@
+import { jetstream } from '@nats-io/jetstream';
+import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { buildDocument, checkDocument, fetchWindow, OctopusClient } from '@ratebus/octopus';
+import {
+  BUCKETS,
+  type Checked,
+  CheckedSchema,
+  decode,
+  LEASE_KEY,
+  type RatesDocument,
+  RatesDocumentSchema,
+  ratesSubject,
+  SCHEMA_VERSION,
+  type TariffRef,
+} from '@ratebus/schema';
+import { NoFetcherError, NotFoundError, RefreshFailedError } from './errors.js';
+import { freshnessOf } from './freshness.js';
+import {
+  type ClientHooks,
+  LAST_RESORT_OUTCOMES,
+  type LastResortEvent,
+  type LastResortOutcome,
+} from './hooks.js';
+import { isCasLoss, KvLock } from './kv-lock.js';
+import { type ClientLogger, errInfo } from './logger.js';
+import type { ResolvedLastResort, ResolvedOptions } from './options.js';
+import { isRequestTimeout, requestRefresh } from './refresh.js';
+import { jittered, Periodic } from './timing.js';
+import type { RateView } from './view.js';
+
+/** Prefix of the lock keys in `ratebus-lease`: `lastresort.{product}.{tariff}`. */
+export const LAST_RESORT_LOCK_PREFIX = 'lastresort';
+
+/** The lock key of a tariff in `ratebus-lease`. */
+export function lastResortLockKey(ref: TariffRef): string {
+  return `${LAST_RESORT_LOCK_PREFIX}.${ref.product}.${ref.tariff}`;
+}
+
+/** What the last resort needs from the rest of the client. */
+export interface LastResortHost {
+  readonly name: string;
+  readonly options: ResolvedOptions;
+  readonly now: () => number;
+  readonly logger: ClientLogger;
+  readonly hooks: ClientHooks;
+  /** The client's own (pod role) connection, once connected. */
+  mainConnection(): NatsConnection | null;
+  /** True once both buckets were listed: before that, held views may be old disk copies. */
+  synced(): boolean;
+  view(key: string): RateView | undefined;
+  /** Tariffs held in the local copy. */
+  held(): Iterable<[string, TariffRef]>;
+  /** Reads a key from the buckets into the local copy now (after a write or a refresh reply). */
+  refetch(key: string): Promise<void>;
+  /** Opens a second connection to the client's servers with `lastResort.credentials`. */
+  writerConnect(): Promise<NatsConnection>;
+}
+
+interface Writer {
+  readonly nc: NatsConnection;
+  readonly owned: boolean;
+  readonly lease: KV;
+  readonly rates: KV;
+  readonly checks: KV;
+  readonly leaseTtlMs: number;
+}
+
+interface Stored {
+  readonly entry: KvEntry | null;
+  /** The valid document of the key, if any. */
+  readonly doc: RatesDocument | null;
+  /** Confirmation time of that document, ms. */
+  readonly confirmedAt: number | null;
+}
+
+const encoder = new TextEncoder();
+
+class Done {
+  constructor(
+    readonly outcome: LastResortOutcome,
+    readonly keepLock = false,
+  ) {}
+}
+
+/**
+ * The client's last resort when no fetcher works: for a held tariff that is expired (or an ensured one that
+ * is absent), and only when nobody answers a refresh request and no fetcher holds the election lease, ONE
+ * pod — the one whose `create` of `lastresort.{product}.{tariff}` in `ratebus-lease` succeeds — fetches it
+ * upstream, builds and guards the document exactly like the fetcher (term = the lock's create revision,
+ * which lies between the terms of earlier and later fetchers, since both live in the lease stream), writes
+ * it with CAS, publishes the same bytes and writes a Checked record. The others see it through their watch.
+ * Per pod and tariff at most one upstream fetch per `minIntervalMs`; upstream calls draw on the octopus
+ * client's budget.
+ */
+export class LastResort {
+  readonly counts: Record<LastResortOutcome, number> = Object.fromEntries(
+    LAST_RESORT_OUTCOMES.map((o) => [o, 0]),
+  ) as Record<LastResortOutcome, number>;
+  private readonly o: ResolvedLastResort;
+  private readonly octopus: OctopusClient;
+  private readonly ownsOctopus: boolean;
+  private readonly wanted = new Map<string, TariffRef>();
+  /** Earliest time (client clock) of the next attempt per key; set when upstream or a fetcher was involved. */
+  private readonly nextAt = new Map<string, number>();
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly job: Periodic;
+  private readonly closing = new AbortController();
+  private writer: Promise<Writer> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly host: LastResortHost,
+    o: ResolvedLastResort,
+  ) {
+    this.o = o;
+    const oc = o.octopus;
+    this.ownsOctopus = !(oc instanceof OctopusClient);
+    this.octopus = oc instanceof OctopusClient ? oc : new OctopusClient(oc);
+    this.job = new Periodic(
+      {
+        name: 'last resort',
+        intervalMs: () => jittered(o.checkIntervalMs, 0.25),
+        timeoutMs:
+          o.probeTimeoutMs + o.fetchTimeoutMs + 8 * Math.max(o.lockTimeoutMs, host.options.jsTimeoutMs),
+        logger: host.logger,
+      },
+      () => this.scan(),
+    );
+  }
+
+  start(): void {
+    this.job.start();
+  }
+
+  /** Adds a tariff `ensure()` asked for: checked even while not held. */
+  want(key: string, ref: TariffRef): void {
+    this.wanted.set(key, ref);
+  }
+
+  /** Starts an attempt for a tariff in the background (after `ensure()` found no fetcher). Never rejects. */
+  trigger(key: string, ref: TariffRef): void {
+    void this.attempt(key, ref);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.closing.abort();
+    await this.job.stop();
+    await Promise.all(this.inflight.values());
+    const w = await this.writer?.catch(() => null);
+    if (w?.owned) await w.nc.close().catch((e: unknown) => this.host.logger.warn(errInfo(e), 'close failed'));
+    if (this.ownsOctopus) await this.octopus.close().catch(() => undefined);
+  }
+
+  private async scan(): Promise<void> {
+    if (!this.host.synced()) return;
+    const keys = new Map<string, TariffRef>(this.host.held());
+    for (const [k, r] of this.wanted) keys.set(k, r);
+    for (const [key, ref] of keys) {
+      if (this.stopped) return;
+      await this.attempt(key, ref);
+    }
+  }
+
+  /** One attempt for a tariff; joins one in flight. Never rejects. */
+  private attempt(key: string, ref: TariffRef): Promise<void> {
+    const running = this.inflight.get(key);
+    if (running !== undefined) return running;
+    if (this.stopped || !this.eligible(key)) return Promise.resolve();
+    const p = this.run(key, ref)
+      .catch((e: unknown) => {
+        this.host.logger.warn({ key, ...errInfo(e) }, 'last-resort attempt failed');
+        this.nextAt.set(key, this.host.now() + this.o.minIntervalMs);
+        this.report('failed', ref);
+      })
+      .finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  /** Needed (expired or absent) and not attempted within `minIntervalMs`. */
+  private eligible(key: string): boolean {
+    const view = this.host.view(key);
+    if (view && view.freshness !== 'expired') return false;
+    return this.host.now() >= (this.nextAt.get(key) ?? 0);
+  }
+
+  private backOff(key: string): void {
+    this.nextAt.set(key, this.host.now() + this.o.minIntervalMs);
+  }
+
+  private async run(key: string, ref: TariffRef): Promise<void> {
+    const nc = this.host.mainConnection();
+    if (!nc || nc.isClosed()) return; // nothing can be written without NATS anyway
+    if (await this.fetcherAnswers(nc, key, ref)) {
+      this.backOff(key);
+      return this.report('fetcher-answered', ref);
+    }
+    if (this.stopped) return;
+    let w: Writer;
+    try {
+      w = await this.bindWriter();
+    } catch (e) {
+      this.backOff(key);
+      this.host.logger.warn({ key, ...errInfo(e) }, 'last resort cannot bind the lease bucket');
+      return this.report('failed', ref);
+    }
+    const lease = await w.lease.get(LEASE_KEY);
+    if (lease?.operation === 'PUT') {
+      // A fetcher leads (maybe still electing or fetching slowly): it does the work.
+      this.backOff(key);
+      return this.report('fetcher-leading', ref);
+    }
+    const lockValue = JSON.stringify({
+      type: 'lastresort-lock',
+      schemaVersion: SCHEMA_VERSION,
+      product: ref.product,
+      tariff: ref.tariff,
+      by: this.host.name,
+      startedAt: new Date(this.host.now()).toISOString(),
+    });
+    const lock = await KvLock.acquire(w.lease, lastResortLockKey(ref), lockValue, {
+      ttlMs: w.leaseTtlMs,
+      requestTimeoutMs: this.o.lockTimeoutMs,
+      logger: this.host.logger,
+    });
+    if (!lock) return this.report('locked', ref);
+    let keepLock = false;
+    try {
+      const outcome = await this.locked(w, key, ref, lock).catch((e: unknown) => {
+        if (e instanceof Done) {
+          keepLock = e.keepLock;
+          return e.outcome;
+        }
+        if (lock.signal.aborted) return 'lock-lost' as const;
+        // Closing hands the lock over at once; an upstream failure keeps it until it expires.
+        keepLock = !this.closing.signal.aborted;
+        this.host.logger.warn({ key, term: lock.term, ...errInfo(e) }, 'last-resort fetch failed');
+        return 'failed' as const;
+      });
+      this.report(outcome, ref, lock.term);
+    } finally {
+      // After an upstream failure the lock is left to expire, so the next pod tries one TTL later at the
+      // earliest; after success it is released at once.
+      await lock.release({ keep: keepLock });
+    }
+    await this.host.refetch(key).catch(() => undefined);
+  }
+
+  /** True when a fetcher answers a refresh request (with a document or an error): it does the work. */
+  private async fetcherAnswers(nc: NatsConnection, key: string, ref: TariffRef): Promise<boolean> {
+    try {
+      await requestRefresh(nc, ref, this.host.name, this.o.probeTimeoutMs);
+      await this.host.refetch(key).catch(() => undefined);
+      return true;
+    } catch (e) {
+      if (e instanceof NotFoundError || e instanceof RefreshFailedError) return true;
+      if (e instanceof NoFetcherError || isRequestTimeout(e)) return false;
+      throw e;
+    }
+  }
+
+  /** The work under the lock; returns the outcome or throws (a Done carries an early outcome). */
+  private async locked(w: Writer, key: string, ref: TariffRef, lock: KvLock): Promise<LastResortOutcome> {
+    const log = this.host.logger;
+    let stored = await this.read(w, key);
+    // The previous holder may have finished between our look and our lock; a newer term may have written.
+    if (stored.doc && stored.doc.term > lock.term) throw new Done('not-needed');
+    if (stored.confirmedAt !== null && this.freshness(stored.confirmedAt) !== 'expired') {
+      throw new Done('not-needed');
+    }
+    this.backOff(key);
+    log.info({ key, term: lock.term }, 'no fetcher answers; fetching upstream as the last resort');
+    const now = this.host.now();
+    const window = fetchWindow(now, this.o.windowDays);
+    const rates = await this.octopus.fetchTariff({
+      product: ref.product,
+      tariff: ref.tariff,
+      from: new Date(window.from),
+      to: new Date(window.to),
+      signal: AbortSignal.any([lock.signal, this.closing.signal, AbortSignal.timeout(this.o.fetchTimeoutMs)]),
+    });
+    const built = buildDocument({ ref, rates, window, fetchedAt: this.host.now(), term: lock.term });
+    if (!built.ok) return this.rejected(key, built.rejection);
+    const doc = built.doc;
+    const bytes = encoder.encode(JSON.stringify(doc));
+    let outcome: LastResortOutcome = 'unchanged';
+    for (let attempt = 0; stored.doc?.contentHash !== doc.contentHash; attempt++) {
+      const rejection = checkDocument(doc, stored.doc);
+      if (rejection) return this.rejected(key, rejection);
+      lock.assertHeld();
+      try {
+        const rev = stored.entry
+          ? await w.rates.update(key, bytes, stored.entry.revision)
+          : await w.rates.create(key, bytes);
+        lock.assertHeld();
+        w.nc.publish(ratesSubject(ref.product, ref.tariff), bytes);
+        log.info({ key, revision: rev, term: lock.term, coversThrough: doc.coversThrough }, 'published');
+        outcome = 'published';
+        break;
+      } catch (e) {
+        if (!isCasLoss(e) || attempt >= 2) throw e;
+        stored = await this.read(w, key);
+        if (stored.doc && stored.doc.term > lock.term) throw new Done('not-needed');
+        if (stored.confirmedAt !== null && this.freshness(stored.confirmedAt) !== 'expired') {
+          throw new Done('not-needed');
+        }
+      }
+    }
+    const checked: Checked = {
+      type: 'checked',
+      schemaVersion: SCHEMA_VERSION,
+      product: ref.product,
+      tariff: ref.tariff,
+      checkedAt: doc.fetchedAt,
+      contentHash: doc.contentHash,
+      coversThrough: doc.coversThrough,
+      term: lock.term,
+    };
+    lock.assertHeld();
+    await w.checks.put(key, JSON.stringify(checked));
+    return outcome;
+  }
+
+  private rejected(key: string, r: { reason: string; detail: string }): never {
+    this.host.logger.warn(
+      { key, reason: r.reason, detail: r.detail },
+      'last-resort document rejected; keeping the last good one',
+    );
+    throw new Done('rejected', true);
+  }
+
+  private freshness(confirmedAt: number) {
+    return freshnessOf(confirmedAt, this.host.now(), this.host.options).freshness;
+  }
+
+  /** The stored document of a key and its confirmation time, read from the buckets (not the local copy). */
+  private async read(w: Writer, key: string): Promise<Stored> {
+    const [entry, check] = await Promise.all([w.rates.get(key), w.checks.get(key)]);
+    const d = entry?.operation === 'PUT' ? decode(RatesDocumentSchema, 'RatesDocument', entry.value) : null;
+    const doc = d?.ok && `${d.value.product}.${d.value.tariff}` === key ? d.value : null;
+    if (!doc) return { entry, doc: null, confirmedAt: null };
+    const c = check?.operation === 'PUT' ? decode(CheckedSchema, 'Checked', check.value) : null;
+    const fetched = Date.parse(doc.fetchedAt);
+    const confirmedAt =
+      c?.ok && c.value.contentHash === doc.contentHash
+        ? Math.max(fetched, Date.parse(c.value.checkedAt))
+        : fetched;
+    return { entry, doc, confirmedAt };
+  }
+
+  /** Binds the writer connection and buckets once (again after a failure). */
+  private bindWriter(): Promise<Writer> {
+    this.writer ??= this.openWriter().catch((e: unknown) => {
+      this.writer = null;
+      throw e;
+    });
+    return this.writer;
+  }
+
+  private async openWriter(): Promise<Writer> {
+    const given = this.o.nc;
+    const owned = !given && this.o.credentials !== undefined;
+    const nc = given ?? (owned ? await this.host.writerConnect() : this.host.mainConnection());
+    if (!nc) throw new Error('no NATS connection');
+    try {
+      const js = this.host.options.jsTimeoutMs;
+      const kvm = new Kvm(jetstream(nc, { timeout: js }));
+      const leaseKvm = new Kvm(jetstream(nc, { timeout: this.o.lockTimeoutMs }));
+      const [lease, rates, checks] = await Promise.all([
+        leaseKvm.open(BUCKETS.lease),
+        kvm.open(BUCKETS.rates),
+        kvm.open(BUCKETS.checks),
+      ]);
+      const leaseTtlMs = (await lease.status()).ttl;
+      // Without a TTL a crashed holder's lock would never expire.
+      if (!(leaseTtlMs > 0)) throw new Error(`bucket ${BUCKETS.lease} has no TTL`);
+      await Promise.all([rates.status(), checks.status()]);
+      return { nc, owned, lease, rates, checks, leaseTtlMs };
+    } catch (e) {
+      if (owned) await nc.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private report(outcome: LastResortOutcome, ref: TariffRef, term?: number): void {
+    this.counts[outcome]++;
+    const e: LastResortEvent = term === undefined ? { ...ref } : { ...ref, term };
+    this.host.logger.debug({ ...e, outcome }, 'last-resort attempt ended');
+    try {
+      this.host.hooks.onLastResort?.(outcome, e);
+    } catch (err) {
+      this.host.logger.warn(errInfo(err), 'onLastResort hook threw');
+    }
+  }
+}
