@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { GatewayConfigError } from './errors.js';
+import { DEFAULT_ENSURE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_UPSTREAM_ORIGIN } from './server.js';
+import { DEFAULT_URL_CACHE_TIMEOUT_MS } from './url-cache.js';
+
+/** NATS URL used when `NATS_URL` is not set (the embedded default of the project). */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_LOG_LEVEL = 'info';
+
+const int = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.int().min(min).max(max));
+const nonEmpty = z.string().min(1);
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+const EnvSchema = z
+  .object({
+    NATS_URL: nonEmpty.default(DEFAULT_NATS_URL),
+    NATS_USER: nonEmpty.optional(),
+    NATS_PASSWORD: z.string().optional(),
+    /** Path of a `.creds` file (JWT + nkey seed). */
+    NATS_CREDS: nonEmpty.optional(),
+    PORT: int(0, 65_535).default(DEFAULT_PORT),
+    HOST: nonEmpty.default(DEFAULT_HOST),
+    MIRROR_DIR: nonEmpty.optional(),
+    CACHE_DIR: nonEmpty.optional(),
+    ENSURE_TIMEOUT_MS: int(100, 120_000).default(DEFAULT_ENSURE_TIMEOUT_MS),
+    URL_CACHE_TIMEOUT_MS: int(100, 120_000).default(DEFAULT_URL_CACHE_TIMEOUT_MS),
+    PUBLIC_BASE_URL: httpUrl.optional(),
+    UPSTREAM_ORIGIN: httpUrl.default(DEFAULT_UPSTREAM_ORIGIN),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default(DEFAULT_LOG_LEVEL),
+  })
+  .superRefine((e, ctx) => {
+    if (e.NATS_CREDS && (e.NATS_USER || e.NATS_PASSWORD)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['NATS_CREDS'],
+        message: 'give NATS_CREDS or NATS_USER/NATS_PASSWORD, not both',
+      });
+    }
+    if (e.NATS_PASSWORD !== undefined && !e.NATS_USER) {
+      ctx.addIssue({ code: 'custom', path: ['NATS_USER'], message: 'required when NATS_PASSWORD is set' });
+    }
+  });
+
+/** The gateway's settings, from the environment. */
+export interface GatewayConfig {
+  natsServers: string[];
+  natsAuth: { kind: 'none' } | { kind: 'user'; user: string; pass: string } | { kind: 'creds'; file: string };
+  port: number;
+  host: string;
+  mirrorDir: string | undefined;
+  cacheDir: string | undefined;
+  ensureTimeoutMs: number;
+  urlCacheTimeoutMs: number;
+  publicBaseUrl: string | undefined;
+  upstreamOrigin: string;
+  logLevel: string;
+}
+
+/**
+ * Reads the environment once. Empty variables count as unset. Every problem is reported at once in a
+ * {@link GatewayConfigError}; secrets are never echoed.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): GatewayConfig {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') clean[k] = v;
+  const r = EnvSchema.safeParse(clean);
+  if (!r.success) {
+    throw new GatewayConfigError(r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = r.data;
+  const natsAuth: GatewayConfig['natsAuth'] = e.NATS_CREDS
+    ? { kind: 'creds', file: e.NATS_CREDS }
+    : e.NATS_USER
+      ? { kind: 'user', user: e.NATS_USER, pass: e.NATS_PASSWORD ?? '' }
+      : { kind: 'none' };
+  return {
+    natsServers: e.NATS_URL.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    natsAuth,
+    port: e.PORT,
+    host: e.HOST,
+    mirrorDir: e.MIRROR_DIR,
+    cacheDir: e.CACHE_DIR,
+    ensureTimeoutMs: e.ENSURE_TIMEOUT_MS,
+    urlCacheTimeoutMs: e.URL_CACHE_TIMEOUT_MS,
+    publicBaseUrl: e.PUBLIC_BASE_URL,
+    upstreamOrigin: e.UPSTREAM_ORIGIN,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import type { RatesDocument } from '@ratebus/schema';
+import { pino } from 'pino';
+import {
+  Gateway,
+  type GatewayOptions,
+  type HeldRates,
+  type RateSource,
+  type UrlCache,
+  type UrlCacheResult,
+} from '../src/index.js';
+import { agileDoc } from './fixtures.js';
+
+const AGILE = '/v1/products/AGILE-24-10-01/electricity-tariffs/E-1R-AGILE-24-10-01-C/standard-unit-rates/';
+const GO = '/v1/products/GO-VAR-22-10-14/electricity-tariffs/E-1R-GO-VAR-22-10-14-C/standard-unit-rates/';
+
+/** An in-memory source with the RateClient's shape; counts every call. */
+class FakeSource implements RateSource {
+  held = new Map<string, HeldRates>();
+  calls: string[] = [];
+  ensureImpl: (key: string) => Promise<unknown> = async () => undefined;
+  private readyResolve!: () => void;
+  private readonly readyP = new Promise<void>((r) => {
+    this.readyResolve = r;
+  });
+  put(doc: RatesDocument, over: Partial<HeldRates> = {}) {
+    this.held.set(`${doc.product}.${doc.tariff}`, {
+      document: doc,
+      freshness: 'fresh',
+      ageMs: 90_000,
+      ...over,
+    });
+  }
+  get(p: string, t: string) {
+    this.calls.push(`get ${p}.${t}`);
+    return this.held.get(`${p}.${t}`);
+  }
+  ensure(p: string, t: string) {
+    this.calls.push(`ensure ${p}.${t}`);
+    return this.ensureImpl(`${p}.${t}`);
+  }
+  ready() {
+    return this.readyP;
+  }
+  markReady() {
+    this.readyResolve();
+  }
+}
+
+/** GET with a chosen Host header (fetch does not let a caller set it). */
+function getWithHost(
+  url: string,
+  host: string,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const coded = (code: string) => Object.assign(new Error(code), { code });
+
+describe('Gateway HTTP', () => {
+  let source: FakeSource;
+  let gw: Gateway;
+  let logs: string[];
+  let urlResult: UrlCacheResult;
+  const urlAsked: string[] = [];
+
+  async function start(over: Partial<GatewayOptions> = {}) {
+    logs = [];
+    const logger = pino({ level: 'debug' }, { write: (s: string) => logs.push(s) });
+    const urlCache: UrlCache = {
+      get: async (p) => {
+        urlAsked.push(p);
+        return urlResult;
+      },
+    };
+    gw = await Gateway.start({ source, urlCache, logger, port: 0, ensureTimeoutMs: 200, ...over });
+  }
+
+  beforeEach(async () => {
+    source = new FakeSource();
+    urlAsked.length = 0;
+    await start();
+  });
+  afterEach(async () => {
+    await gw.stop();
+  });
+
+  it('serves a held tariff with Age, Cache-Control, freshness and coverage headers, links on the Host origin', async () => {
+    const doc = agileDoc('2025-03-01T00:00:00Z', 150);
+    source.put(doc);
+    const res = await getWithHost(`${gw.url}${AGILE}?page_size=100`, 'pod.local:8092');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'application/json');
+    assert.equal(res.headers.age, '90');
+    assert.equal(res.headers['cache-control'], 'max-age=300');
+    assert.equal(res.headers['x-ratebus-freshness'], 'fresh');
+    assert.equal(res.headers['x-ratebus-covers-through'], doc.coversThrough);
+    const body = JSON.parse(res.body) as { count: number; next: string; results: unknown[] };
+    assert.equal(body.count, 150);
+    assert.equal(body.next, `http://pod.local:8092${AGILE}?page=2&page_size=100`);
+    assert.deepEqual(body.results, doc.unitRates.slice(0, 100));
+  });
+
+  it('uses PUBLIC_BASE_URL for links when configured', async () => {
+    await gw.stop();
+    await start({ publicBaseUrl: 'https://rates.example/' });
+    source.put(agileDoc('2025-03-01T00:00:00Z', 150));
+    const body = (await (await fetch(`${gw.url}${AGILE}`)).json()) as { next: string };
+    assert.equal(body.next, `https://rates.example${AGILE}?page=2`);
+  });
+
+  it('still serves an expired copy, saying so', async () => {
+    source.put(agileDoc(), { freshness: 'expired', ageMs: 3 * 3_600_000 });
+    const res = await fetch(`${gw.url}${AGILE}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-ratebus-freshness'), 'expired');
+    assert.equal(res.headers.get('cache-control'), 'max-age=0');
+    assert.equal(res.headers.get('age'), '10800');
+  });
+
+  it('answers Basic-auth requests the same and never logs the credentials', async () => {
+    source.put(agileDoc());
+    const secret = 'sk_live_SuperSecretKey123';
+    const auth = `Basic ${Buffer.from(`${secret}:`).toString('base64')}`;
+    const plain = await fetch(`${gw.url}${AGILE}?period_from=2025-03-01T10:00Z`);
+    const authed = await fetch(`${gw.url}${AGILE}?period_from=2025-03-01T10:00Z`, {
+      headers: { authorization: auth },
+    });
+    assert.equal(authed.status, plain.status);
+    assert.equal(await authed.text(), await plain.text());
+    const all = logs.join('');
+    assert.ok(all.includes('"route":"rates"'), 'requests are logged');
+    assert.ok(!all.includes(secret) && !all.includes(auth.slice(6)) && !/authorization/i.test(all));
+  });
+
+  it('waits for a tariff it does not hold and answers once it arrives', async () => {
+    source.ensureImpl = async () => {
+      source.put(agileDoc());
+    };
+    const res = await fetch(`${gw.url}${AGILE}`);
+    assert.equal(res.status, 200);
+    assert.ok(source.calls.includes('ensure AGILE-24-10-01.E-1R-AGILE-24-10-01-C'));
+  });
+
+  it('maps ensure failures: not found → upstream 404 body, timeout → 503 + Retry-After, no fetcher → 503', async () => {
+    source.ensureImpl = async () => {
+      throw coded('ERR_TARIFF_NOT_FOUND');
+    };
+    let res = await fetch(`${gw.url}${GO}`);
+    assert.equal(res.status, 404);
+    assert.deepEqual(await res.json(), { detail: 'No ElectricityTariff matches the given query.' });
+    res = await fetch(`${gw.url}/v1/products/VAR-22-11-01/gas-tariffs/G-1R-VAR-22-11-01-A/standing-charges`);
+    assert.deepEqual(await res.json(), { detail: 'No GasTariff matches the given query.' });
+
+    source.ensureImpl = async () => {
+      throw coded('ERR_ENSURE_TIMEOUT');
+    };
+    res = await fetch(`${gw.url}${GO}`);
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '5');
+    assert.equal(typeof ((await res.json()) as { detail: unknown }).detail, 'string');
+
+    source.ensureImpl = async () => {
+      throw coded('ERR_NO_FETCHER');
+    };
+    res = await fetch(`${gw.url}${GO}`);
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '30');
+    await res.arrayBuffer();
+  });
+
+  it('declares interest once for a tariff it serves from a copy it did not ask for', async () => {
+    source.put(agileDoc());
+    for (let i = 0; i < 3; i++) await (await fetch(`${gw.url}${AGILE}`)).arrayBuffer();
+    assert.equal(source.calls.filter((c) => c.startsWith('ensure')).length, 1);
+  });
+
+  it('rejects traversal and wildcard codes with 404 before touching the source or the URL cache', async () => {
+    for (const path of [
+      '/v1/products/AGILE-24-10-01/electricity-tariffs/..%2F..%2Fetc%2Fpasswd/standard-unit-rates/',
+      '/v1/products/AGILE-24-10-01/electricity-tariffs/*/standard-unit-rates/',
+      '/v1/products/%3E/electricity-tariffs/E-1R-AGILE-24-10-01-C/standard-unit-rates/',
+      '/v1/products/..%2F/',
+      '/v1/products/AGILE.*/',
+    ]) {
+      const res = await fetch(`${gw.url}${path}`);
+      assert.equal(res.status, 404, path);
+      assert.deepEqual(await res.json(), { detail: 'Not found.' });
+    }
+    assert.deepEqual(source.calls, []);
+    assert.deepEqual(urlAsked, []);
+  });
+
+  it('returns the upstream 400 bodies for malformed queries of a held tariff', async () => {
+    source.put(agileDoc());
+    const res = await fetch(`${gw.url}${AGILE}?period_from=2025-03-01T00:00:00+01:00`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(await res.json(), { period_from: ['Enter a valid date/time.'] });
+  });
+
+  it('proxies the other public GETs through the URL cache, rewriting upstream links to its own origin', async () => {
+    urlResult = {
+      ok: true,
+      response: {
+        type: 'url-response',
+        schemaVersion: 1,
+        path: '/v1/products/AGILE-24-10-01/',
+        status: 200,
+        contentType: 'application/json',
+        body: '{"code":"AGILE-24-10-01","links":[{"href":"https://api.octopus.energy/v1/products/AGILE-24-10-01/","rel":"self"}]}',
+        fetchedAt: new Date(Date.now() - 60_000).toISOString(),
+      },
+    };
+    const res = await getWithHost(
+      `${gw.url}/v1/products/AGILE-24-10-01?tariffs_active_at=2025-03-01T00%3A00Z`,
+      'pod.local:8092',
+    );
+    assert.equal(res.status, 200);
+    assert.deepEqual(urlAsked, ['/v1/products/AGILE-24-10-01/?tariffs_active_at=2025-03-01T00%3A00Z']);
+    const body = JSON.parse(res.body) as { links: Array<{ href: string }> };
+    assert.equal(body.links[0]?.href, 'http://pod.local:8092/v1/products/AGILE-24-10-01/');
+    assert.ok(Number(res.headers.age) >= 59);
+    const evil = await getWithHost(`${gw.url}/v1/products/`, 'evil.example/"><script>');
+    assert.ok(!evil.body.includes('evil.example'), 'an invalid Host header is never echoed into links');
+
+    urlResult = { ok: false, status: 503, reason: 'no-fetcher' };
+    const down = await fetch(`${gw.url}/v1/industry/grid-supply-points/?postcode=SW1A%201AA`);
+    assert.equal(down.status, 503);
+    assert.equal(down.headers.get('retry-after'), '30');
+    assert.match(((await down.json()) as { detail: string }).detail, /no-fetcher/);
+    urlResult = { ok: false, status: 502, reason: 'invalid-reply' };
+    const bad = await fetch(`${gw.url}/v1/products/`);
+    assert.equal(bad.status, 502);
+    await bad.arrayBuffer();
+  });
+
+  it('reports readiness once the source is ready, health always, and metrics by route and status', async () => {
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 503);
+    source.markReady();
+    await source.ready();
+    await new Promise((r) => setImmediate(r));
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 200);
+    source.put(agileDoc());
+    await (await fetch(`${gw.url}${AGILE}`)).arrayBuffer();
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(text, /ratebus_gateway_requests_total\{route="rates",status="200"\} 1/);
+    assert.match(text, /ratebus_gateway_served_total\{freshness="fresh"\} 1/);
+    assert.match(text, /ratebus_gateway_request_duration_seconds_count\{route="rates"\} 1/);
+  });
+
+  it('answers HEAD without a body and other methods with 405', async () => {
+    source.put(agileDoc());
+    const head = await fetch(`${gw.url}${AGILE}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+    const post = await fetch(`${gw.url}${AGILE}`, { method: 'POST', body: '{}' });
+    assert.equal(post.status, 405);
+    assert.deepEqual(await post.json(), { detail: 'Method "POST" not allowed.' });
+  });
+});
