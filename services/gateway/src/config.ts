@@ -27,6 +27,8 @@ const EnvSchema = z
     URL_CACHE_TIMEOUT_MS: int(100, 120_000).default(DEFAULT_URL_CACHE_TIMEOUT_MS),
     PUBLIC_BASE_URL: httpUrl.optional(),
     UPSTREAM_ORIGIN: httpUrl.default(DEFAULT_UPSTREAM_ORIGIN),
+    /** Demos and benchmarks only: follow the simulator clock at UPSTREAM_ORIGIN for ages and freshness. */
+    OCTOPUS_SIM_CLOCK: z.enum(['0', '1', 'true', 'false']).optional(),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default(DEFAULT_LOG_LEVEL),
@@ -57,6 +59,8 @@ export interface GatewayConfig {
   publicBaseUrl: string | undefined;
   upstreamOrigin: string;
   logLevel: string;
+  /** Follow the simulator's clock (`GET {upstreamOrigin}/_sim/clock`): demos and benchmarks only. */
+  simClock: boolean;
 }
 
 /**
@@ -90,5 +94,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     publicBaseUrl: e.PUBLIC_BASE_URL,
     upstreamOrigin: e.UPSTREAM_ORIGIN,
     logLevel: e.LOG_LEVEL,
+    simClock: e.OCTOPUS_SIM_CLOCK === '1' || e.OCTOPUS_SIM_CLOCK === 'true',
   };
 }

@@ -11,6 +11,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { type Credentials, RateClient } from '@ratebus/client';
+import { followSimulatorClock } from '@ratebus/octopus';
 import { pino } from 'pino';
 import { type GatewayConfig, loadConfig } from './config.js';
 import { GatewayConfigError } from './errors.js';
@@ -71,12 +72,17 @@ async function main(): Promise<void> {
 
   const metrics = new GatewayMetrics({ defaultMetrics: true });
   const credentials = clientCredentials(config);
+  // Demos run the simulator at another date or speed: ages must be measured on its clock.
+  const simClock = config.simClock ? await followSimulatorClock(config.upstreamOrigin) : null;
+  if (simClock) logger.warn({ speed: simClock.speed }, 'following the simulator clock');
+  const now = simClock ? () => simClock.now() : Date.now;
   const client = await RateClient.connect({
     servers: config.natsServers,
     ...(credentials ? { credentials } : {}),
     ...(config.cacheDir ? { cacheDir: config.cacheDir } : {}),
     name,
     logger: logger.child({ component: 'client' }),
+    now,
   });
 
   let urlConnection: NatsConnection | null = null;
@@ -112,6 +118,7 @@ async function main(): Promise<void> {
     host: config.host,
     ensureTimeoutMs: config.ensureTimeoutMs,
     upstreamOrigin: config.upstreamOrigin,
+    now,
     ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
   });
 

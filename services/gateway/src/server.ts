@@ -51,6 +51,8 @@ export interface GatewayOptions {
   upstreamOrigin?: string;
   /** Grace for in-flight requests on stop, ms. Default 5000. */
   shutdownGraceMs?: number;
+  /** Clock for `Age` of proxied answers, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
 }
 
 const HOST_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
@@ -323,7 +325,8 @@ export class Gateway implements AsyncDisposable {
     const origin = this.origin(req);
     // Links in product bodies point at the upstream; clients that follow them must come back here.
     const body = response.body.replaceAll(`"${upstream}/`, `"${origin}/`);
-    const ageS = Math.max(0, Math.floor((Date.now() - Date.parse(response.fetchedAt)) / 1000));
+    const now = this.opts.now ?? Date.now;
+    const ageS = Math.max(0, Math.floor((now() - Date.parse(response.fetchedAt)) / 1000));
     return {
       status: response.status,
       headers: { 'content-type': response.contentType || 'application/json', age: String(ageS) },
