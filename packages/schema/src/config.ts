@@ -83,7 +83,7 @@ export const UpstreamConfigSchema = z.strictObject({
   /** Octopus REST base URL. Default https://api.octopus.energy. */
   baseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_OCTOPUS_BASE_URL),
   /** Process-wide budget of upstream requests per minute. Default 60. */
-  requestsPerMinute: z.int().min(1).max(6_000).default(DEFAULT_REQUESTS_PER_MINUTE),
+  requestsPerMinute: z.int().min(1).max(100_000).default(DEFAULT_REQUESTS_PER_MINUTE),
   /** Connect and body timeout, ms. Default 20000. */
   timeoutMs: ms(100).default(DEFAULT_UPSTREAM_TIMEOUT_MS),
   /** Preferred row where DD/NDD twins exist. Default DIRECT_DEBIT. */

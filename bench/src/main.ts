@@ -1,0 +1,126 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Suite, SuiteResult } from './suite.js';
+import { failoverSuite } from './suites/failover.js';
+import { gatewaySuite } from './suites/gateway.js';
+import { loadSuite } from './suites/load.js';
+import { podcostSuite } from './suites/podcost.js';
+import { propagationSuite } from './suites/propagation.js';
+
+/** Every suite, in the order of docs/benchmarks.md. */
+const SUITES: Record<string, Suite> = {
+  load: loadSuite,
+  propagation: propagationSuite,
+  failover: failoverSuite,
+  podcost: podcostSuite,
+  gateway: gatewaySuite,
+};
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+});
+const quick = values.quick ?? false;
+const names = values.only ? values.only.split(',') : Object.keys(SUITES);
+const RESULTS = 'bench/results';
+const DOC = 'docs/benchmarks.md';
+
+interface Stored extends SuiteResult {
+  readonly suite: string;
+  readonly ranAt: string;
+  readonly quick: boolean;
+  readonly command: string;
+  readonly machine: string;
+}
+
+async function main(): Promise<void> {
+  await mkdir(RESULTS, { recursive: true });
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  for (const name of names) {
+    const suite = SUITES[name];
+    if (!suite) throw new Error(`unknown suite ${name}; known: ${Object.keys(SUITES).join(', ')}`);
+    console.log(`\n### ${name}${quick ? ' (quick)' : ''}`);
+    const result = await suite({ quick, log: (l) => console.log(l) });
+    console.log(`\n${result.markdown}`);
+    const stored: Stored = {
+      suite: name,
+      ranAt: new Date().toISOString(),
+      quick,
+      command: `npm run bench -- --only ${name}${quick ? ' --quick' : ''}`,
+      machine,
+      ...result,
+    };
+    // Quick runs are smoke tests: they never replace the published figures.
+    await writeFile(
+      `${RESULTS}/${name}${quick ? '.quick' : ''}.json`,
+      `${JSON.stringify(stored, null, 2)}\n`,
+    );
+  }
+  if (!quick) await writeDoc();
+}
+
+/** docs/benchmarks.md from every full result on disk, so running one suite keeps the others' sections. */
+async function writeDoc(): Promise<void> {
+  const sections: string[] = [];
+  for (const name of Object.keys(SUITES)) {
+    const text = await readFile(`${RESULTS}/${name}.json`, 'utf8').catch(() => null);
+    if (!text) continue;
+    const r = JSON.parse(text) as Stored;
+    sections.push(
+      `## ${r.title}\n\nMeasured ${r.ranAt.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}.\nReproduce: \`${r.command}\`\n\n${r.markdown}\n`,
+    );
+  }
+  const chaos = await chaosSection();
+  if (chaos) sections.push(chaos);
+  const head =
+    '# Benchmarks\n\nEvery figure below was measured by `npm run bench` (all suites; `--only <suite>` for one, ' +
+    '`--quick` for the CI smoke run, which does not update this page). Each table puts ratebus side by side ' +
+    'with its baseline, measured in the same run. Raw figures: `bench/results/*.json`.\n';
+  await mkdir('docs', { recursive: true });
+  await writeFile(DOC, `${head}\n${sections.join('\n')}`);
+  console.log(`\nwrote ${DOC}`);
+}
+
+interface ChaosSummary {
+  mode: string;
+  finishedAt: string;
+  chaosMs: number;
+  faults: Record<string, number>;
+  checks: Record<string, number>;
+  violations: Record<string, number>;
+  totalViolations: number;
+  convergenceBoundMs: number;
+  convergenceMs: number;
+  upstreamRequests: number;
+}
+
+/** The chaos suite's long mode writes its own summary (`RATEBUS_CHAOS=long`); it is shown here as is. */
+async function chaosSection(): Promise<string | null> {
+  const text = await readFile(`${RESULTS}/chaos-long.json`, 'utf8').catch(() => null);
+  if (!text) return null;
+  const c = JSON.parse(text) as ChaosSummary;
+  const row = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+  return [
+    '## Chaos: invariants under faults (long mode)',
+    '',
+    `Run finished ${c.finishedAt.slice(0, 16).replace('T', ' ')} UTC: ${Math.round(c.chaosMs / 60_000)} minutes of faults, all at once.`,
+    `Reproduce: \`RATEBUS_CHAOS=long npx mocha --no-config --timeout 1200000 --exit test/dist/chaos/chaos.test.js\` (after \`npm run build\`; \`RATEBUS_CHAOS_MS\` sets the length). The short mode runs in \`npm test\`. What each fault and invariant means: [test/chaos/README.md](../test/chaos/README.md).`,
+    '',
+    '| | |',
+    '|---|---|',
+    `| faults injected | ${row(c.faults)} |`,
+    `| invariant checks made | ${row(c.checks)} |`,
+    `| violations | **${c.totalViolations}** (${row(c.violations)}) |`,
+    `| convergence after the faults stopped | ${c.convergenceMs} ms (bound ${c.convergenceBoundMs} ms) |`,
+    `| upstream requests during the run | ${c.upstreamRequests} |`,
+    '',
+  ].join('\n');
+}
+
+await main();
