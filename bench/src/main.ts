@@ -21,6 +21,8 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    /** Rebuild docs/benchmarks.md from the results on disk without running anything. */
+    'doc-only': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick ?? false;
@@ -38,6 +40,10 @@ interface Stored extends SuiteResult {
 
 async function main(): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
+  if (values['doc-only']) {
+    await writeDoc();
+    return;
+  }
   const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   for (const name of names) {
     const suite = SUITES[name];
@@ -67,7 +73,12 @@ async function writeDoc(): Promise<void> {
   const sections: string[] = [];
   for (const name of Object.keys(SUITES)) {
     const text = await readFile(`${RESULTS}/${name}.json`, 'utf8').catch(() => null);
-    if (!text) continue;
+    if (!text) {
+      sections.push(
+        `## ${name}: no full run recorded yet\n\nReproduce: \`npm run bench -- --only ${name}\`\n`,
+      );
+      continue;
+    }
     const r = JSON.parse(text) as Stored;
     sections.push(
       `## ${r.title}\n\nMeasured ${r.ranAt.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}.\nReproduce: \`${r.command}\`\n\n${r.markdown}\n`,
