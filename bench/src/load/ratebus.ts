@@ -1,17 +1,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { RateClient } from '@ratebus/client';
 import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
 import { stringify } from 'yaml';
+import { jsonLines } from '../propagation/util.js';
 import { HeldLog } from './fleet.js';
 import { type DesignResult, type DesignRun, designResult } from './result.js';
 import { fleetTariffs, podTariffs } from './scenario.js';
 
 const FETCHER_MAIN = new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url).pathname;
+const POD_WORKER = new URL('./pod-worker.js', import.meta.url).pathname;
 /** Pods per NATS connection (a pod process would have its own; sharing keeps 1,000 pods on 2 cores). */
 const PODS_PER_CONNECTION = 50;
+/** Pods per child process. */
+const PODS_PER_WORKER = 250;
 
 /**
  * Design (c): two fetcher processes (one leads) on the simulator's clock, every pod a `RateClient` that
@@ -22,8 +24,7 @@ export async function runRatebus(run: DesignRun): Promise<DesignResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ratebus-bench-load-'));
   const ns = await NatsServer.start();
   const fetchers: ManagedProcess[] = [];
-  const connections: NatsConnection[] = [];
-  const clients: RateClient[] = [];
+  const workerProcs: ManagedProcess[] = [];
   const held = new HeldLog();
   try {
     const config = join(dir, 'ratebus.yaml');
@@ -55,43 +56,45 @@ export async function runRatebus(run: DesignRun): Promise<DesignResult> {
         }),
       );
     }
-    for (let i = 0; i < pods; i++) {
-      if (i % PODS_PER_CONNECTION === 0) {
-        connections.push(
-          await connect({ servers: ns.url, name: `bench-pods-${i}`, maxReconnectAttempts: -1 }),
-        );
-      }
-      const client = await RateClient.connect({
-        nc: connections.at(-1) as NatsConnection,
-        now: () => time.now(),
+    // Pods live in child processes (a few hundred each, as a fleet spreads over hosts): one Node process
+    // cannot parse every pod's copy of every document in time.
+    const workers = Math.max(1, Math.ceil(pods / PODS_PER_WORKER));
+    let ready = 0;
+    for (let w = 0; w < workers; w++) {
+      const first = Math.floor((w * pods) / workers);
+      const last = Math.floor(((w + 1) * pods) / workers);
+      const proc = await ManagedProcess.start({
+        name: `pods-${w}`,
+        command: process.execPath,
+        args: [POD_WORKER],
+        env: {
+          ...process.env,
+          NATS_URL: ns.url,
+          POD_FROM: String(first),
+          POD_TO: String(last),
+          CONNS: String(Math.max(1, Math.ceil((last - first) / PODS_PER_CONNECTION))),
+        },
       });
-      clients.push(client);
-      const mine = podTariffs(i);
-      client.on('update', (u) => {
-        const t = mine.find((x) => x.tariff === u.tariff);
-        const end = u.view?.coversThrough;
-        if (t && end) held.record(i, t, Date.parse(end), window.nextDayEnd, time.now());
+      workerProcs.push(proc);
+      jsonLines(proc.child.stdout as NonNullable<typeof proc.child.stdout>, (m) => {
+        if (m.bench === 'ready') ready++;
+        if (m.bench !== 'held' || typeof m.coversThrough !== 'string') return;
+        const t = podTariffs(m.pod as number).find((x) => x.tariff === m.tariff);
+        if (t) held.record(m.pod as number, t, Date.parse(m.coversThrough), window.nextDayEnd, time.now());
       });
-      for (const t of mine)
-        void client.ensure(t.product, t.tariff, { timeoutMs: 60_000 }).catch(() => undefined);
     }
-    // Pods that already held the next day when they joined (late joiners) count from the moment they held it.
-    await check(() => clients.every((c, i) => podTariffs(i).every((t) => c.get(t.product, t.tariff))), {
-      timeout: 120_000,
-      interval: 200,
-      name: 'every pod holds its tariffs',
-    });
+    await check(
+      () => {
+        const dead = workerProcs.find((p) => !p.running);
+        if (dead) throw new Error(`${dead.name} exited: ${dead.output().slice(-2_000)}`);
+        return ready === workers;
+      },
+      { timeout: 600_000, interval: 250, name: 'every pod holds its tariffs' },
+    );
     await time.until(window.end);
-    for (const [i, c] of clients.entries()) {
-      for (const t of podTariffs(i)) {
-        const end = c.get(t.product, t.tariff)?.coversThrough;
-        if (end) held.record(i, t, Date.parse(end), window.nextDayEnd, time.now());
-      }
-    }
     return designResult('ratebus', run, sim.stats.snapshot(), held);
   } finally {
-    await Promise.all(clients.map((c) => c.close()));
-    await Promise.all(connections.map((c) => c.close()));
+    await Promise.all(workerProcs.map((p) => p.stop(10_000)));
     await Promise.all(fetchers.map((f) => f.stop()));
     await ns.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -20,8 +20,8 @@ import { type FetcherSlot, Topology } from './topology.js';
 const DAY = 86_400_000;
 /** Simulated seconds per real second: the 16:00 publication comes about 30 s after the start. */
 const DEFAULT_SPEED = 10;
-/** A killed fetcher is started again after this long, so two replicas keep running. */
-const RESTART_AFTER_MS = 15_000;
+/** A killed fetcher is started again after this long: after the lease (15 s) expired and the other took over. */
+const RESTART_AFTER_MS = 30_000;
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
