@@ -83,6 +83,7 @@ export function loadMarkdown(results: readonly DesignResult[], quick: boolean): 
     '"Next day held" is the time from publication until each pod held rows through the end of the next Agile day.',
     'The clock runs ×360–×720 (column "clock"), so one real millisecond is 0.36–0.72 simulated seconds: fetch and event-loop times are stretched, which limits the resolution of "next day held" to about a simulated minute; request counts are unaffected.',
     ...saturated,
+    'Read with care: "peak concurrent" is counted inside the simulator, which answers each request synchronously in one Node.js event loop, so it stays at 1 even when a thousand pods wait in its accept queue — it does not show the stampede. At ×360–×720 one real second is 6–12 simulated minutes, so the time a pod process takes to validate and apply a new document (hundreds of clients per process here, one per pod in production) inflates "next day held" for ratebus at 100 and 1,000 pods; the propagation benchmark measures that path in real time. At 1,000 pods the pods took several real minutes to start and sync (a simulated half-day), and the refresh requests of pods starting before the first fetch added requests: ratebus\'s count per tariff per day is flat from 10 to 100 pods (≈ 104) and rose to 195 at 1,000, still 15–18× below the other designs.',
     '',
     loadTable(results),
   ].join('\n');
