@@ -213,7 +213,13 @@ describe('Chaos', function () {
       podUpdates: tracker.checks,
       podStats: w.pods.map((p) => {
         const st = p.client.stats();
-        return { pod: p.name, reconnects: st.reconnects, resyncs: st.resyncs, rejected: st.rejected };
+        return {
+          pod: p.name,
+          reconnects: st.reconnects,
+          resyncs: st.resyncs,
+          rejected: st.rejected,
+          shortListings: st.shortListings,
+        };
       }),
       leaderAfterFaults: leader?.id ?? null,
       notes: faults.notes,

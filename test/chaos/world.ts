@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type KV, Kvm } from '@nats-io/kv';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
@@ -63,7 +63,7 @@ export class ChaosWorld {
   observed: Observed[] = [];
   observedInvalid = 0;
   #sub: Subscription | null = null;
-  #rates: KV | null = null;
+  #jsm: JetStreamManager | null = null;
   #dir = '';
   #ownedPodConnections: NatsConnection[] = [];
 
@@ -192,17 +192,30 @@ export class ChaosWorld {
   }
 
   /**
-   * The stored rates documents, read through each stream's leader (not a possibly lagging replica), so an
-   * acknowledged write is never missed. Throws while JetStream cannot answer.
+   * One key's stored value, read with `STREAM.MSG.GET` — answered by the stream leader. `kv.get()` is not
+   * used here: with `allow_direct` (the default on 2.9+) any replica answers it, including one that has just
+   * restarted and is still catching up, which would report an acknowledged write as lost. Null when the key
+   * holds no value (never written, or a delete/purge marker).
    */
+  async #leaderGet(key: string): Promise<{ revision: number; bytes: Uint8Array } | null> {
+    this.#jsm ??= await jetstreamManager(this.admin);
+    const m = await this.#jsm.streams.getMessage(`KV_${BUCKETS.rates}`, {
+      last_by_subj: `$KV.${BUCKETS.rates}.${key}`,
+    });
+    if (!m) return null;
+    const op = m.header?.get('KV-Operation');
+    if (op === 'DEL' || op === 'PURGE') return null;
+    return { revision: m.seq, bytes: m.data };
+  }
+
+  /** The stored rates documents, read through the stream leader. Throws while JetStream cannot answer. */
   async readStored(): Promise<Map<string, StoredDoc>> {
-    this.#rates ??= await new Kvm(this.admin).open(BUCKETS.rates);
     const out = new Map<string, StoredDoc>();
     for (const t of ALL_TARIFFS) {
       const key = rateKey(t.product, t.tariff);
-      const e = await this.#rates.get(key);
-      if (e?.operation !== 'PUT') continue;
-      const d = decode(RatesDocumentSchema, 'RatesDocument', e.value);
+      const e = await this.#leaderGet(key);
+      if (!e) continue;
+      const d = decode(RatesDocumentSchema, 'RatesDocument', e.bytes);
       if (!d.ok) throw new Error(`invalid stored document ${key}`);
       out.set(key, {
         key,
@@ -217,11 +230,11 @@ export class ChaosWorld {
 
   /** The stored rates documents' exact bytes, by key (leader reads). */
   async readStoredBytes(): Promise<Map<string, string>> {
-    this.#rates ??= await new Kvm(this.admin).open(BUCKETS.rates);
     const out = new Map<string, string>();
     for (const t of ALL_TARIFFS) {
-      const e = await this.#rates.get(rateKey(t.product, t.tariff));
-      if (e?.operation === 'PUT') out.set(rateKey(t.product, t.tariff), e.string());
+      const key = rateKey(t.product, t.tariff);
+      const e = await this.#leaderGet(key);
+      if (e) out.set(key, new TextDecoder().decode(e.bytes));
     }
     return out;
   }

@@ -65,6 +65,8 @@ export class BucketInformer {
   });
   checks = 0;
   restarts = 0;
+  /** Relists that listed fewer keys than the stream leader counted (served by a replica behind it). */
+  shortListings = 0;
 
   constructor(
     private readonly kv: KV,
@@ -189,6 +191,8 @@ export class BucketInformer {
     const st = await this.kv.status();
     const epoch = st.streamInfo.created;
     const before = st.streamInfo.state.last_seq;
+    // One subject per key (history 1 keeps one message per key, delete markers included).
+    const subjects = st.streamInfo.state.num_subjects ?? st.values;
     if (this.epoch !== null && this.epoch !== epoch) mode = 'relist';
     if (mode === 'relist') this.consistent = false;
     if (this.epoch !== epoch) this.lastSeen = 0;
@@ -204,8 +208,22 @@ export class BucketInformer {
       caughtUp = true;
       this.lastSeen = Math.max(this.lastSeen, before);
       this.consistent = true;
+      // The watch's consumer may be served by a replica that is behind the stream leader (just restarted,
+      // or one that lost writes to a crash): its listing can then lack keys the leader holds. A listing
+      // with fewer keys than the leader counted subjects is no proof that a key is gone: nothing is removed,
+      // and the next relist (periodic) tries again. What the replica has not delivered yet, its consumer
+      // delivers once it has caught up.
+      const complete = st.values === 0 || listed.size >= subjects;
       if (mode === 'relist') {
-        this.sink.onListed(listed, epoch);
+        if (complete) this.sink.onListed(listed, epoch);
+        else {
+          this.shortListings++;
+          this.nextMode = 'relist';
+          this.logger.warn(
+            { bucket: this.bucket, listed: listed.size, subjects },
+            'listing had fewer keys than the stream leader counts; keeping every held key',
+          );
+        }
         this.resolveSynced();
       }
       this.backoff.reset();

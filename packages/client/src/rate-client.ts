@@ -61,6 +61,11 @@ export interface ClientStats {
   readonly resyncs: Readonly<Record<ResyncKind, number>>;
   /** Resync checks run (sequence comparisons). */
   readonly resyncChecks: number;
+  /**
+   * Relists that listed fewer keys than the stream leader counted (their watch was served by a replica
+   * behind the leader): nothing was removed on them.
+   */
+  readonly shortListings: number;
   readonly reconnects: number;
   /** Interest entries read to decide on a renewal. */
   readonly interestChecks: number;
@@ -308,6 +313,7 @@ export class RateClient implements AsyncDisposable {
       rejected: { ...c.rejected },
       resyncs: { ...this.resyncs },
       resyncChecks: (this.sync.rates?.checks ?? 0) + (this.sync.checks?.checks ?? 0),
+      shortListings: (this.sync.rates?.shortListings ?? 0) + (this.sync.checks?.shortListings ?? 0),
       reconnects: this.sync.reconnects,
       interestChecks: interest?.checks ?? 0,
       interestWrites: interest?.writes ?? 0,

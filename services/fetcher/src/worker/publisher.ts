@@ -1,4 +1,9 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import type { KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
@@ -9,6 +14,7 @@ import {
   ukMidnight,
 } from '@ratebus/octopus';
 import {
+  BUCKETS,
   type Checked,
   decode,
   parseRateKey,
@@ -61,6 +67,12 @@ export interface PublisherOptions {
 
 const encoder = new TextEncoder();
 
+/** Bound of a read through the stream leader before a direct get is used instead, real ms. */
+const LEADER_READ_TIMEOUT_MS = 1_500;
+
+/** The fields of a stored entry the publisher uses. */
+type StoredEntry = Pick<KvEntry, 'operation' | 'value' | 'revision'>;
+
 /** A stable error code of an unknown error, when it carries one. */
 export function errorCode(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;
@@ -83,6 +95,7 @@ export class Publisher {
   /** Clock time of the last successful check per key, this term. */
   readonly #checkedAt = new Map<string, number>();
   readonly #flights = new SingleFlight<FetchOutcome>();
+  #jsm: JetStreamManager | null = null;
 
   constructor(opts: PublisherOptions) {
     this.#o = opts;
@@ -131,7 +144,7 @@ export class Publisher {
     for (const key of keys) {
       if (this.#o.fence.signal.aborted) break;
       try {
-        const e = await rates.get(key);
+        const e = await this.#readLatest(key);
         if (e) this.#adopt(key, e);
       } catch (err) {
         this.#o.logger.warn({ key, err }, 'could not read a held document');
@@ -140,8 +153,32 @@ export class Publisher {
     return this.#held.size;
   }
 
+  /**
+   * The stored entry of `key`, read through the stream leader (`STREAM.MSG.GET`). `kv.get()` is a direct get
+   * that any replica may answer, and on nats-server < 2.9.17 a replica that has just restarted answers with
+   * what it held before (nats-server#4162): a new term would then hold, and answer refreshes with, an older
+   * document than the one stored. The leader read falls back to a direct get when the stream has no leader
+   * for a moment (after a node failure leader reads were seen to time out for many seconds); the CAS write
+   * stays the safety net either way.
+   */
+  async #readLatest(key: string): Promise<StoredEntry | null> {
+    const { rates } = this.#o.buckets;
+    try {
+      this.#jsm ??= await jetstreamManager(this.#o.nc, { timeout: LEADER_READ_TIMEOUT_MS, checkAPI: false });
+      const m = await this.#jsm.streams.getMessage(`KV_${BUCKETS.rates}`, {
+        last_by_subj: `$KV.${BUCKETS.rates}.${key}`,
+      });
+      if (!m) return null;
+      const op = m.header?.get('KV-Operation');
+      return { operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.data, revision: m.seq };
+    } catch (err) {
+      this.#o.logger.debug({ key, code: errorCode(err) }, 'leader read failed; reading any replica');
+      return rates.get(key);
+    }
+  }
+
   /** Takes a KV entry as the held document when it is a valid document of that key. */
-  #adopt(key: string, e: KvEntry): Held | null {
+  #adopt(key: string, e: StoredEntry): Held | null {
     if (e.operation !== 'PUT') return null;
     const d = decode(RatesDocumentSchema, 'RatesDocument', e.value);
     let ref: TariffRef | null = null;
@@ -255,7 +292,7 @@ export class Publisher {
       } catch (e) {
         if (!isCasConflict(e) || attempt >= 2) throw e;
         // Someone wrote since we last read: a newer term means we are deposed; otherwise adopt and retry.
-        const entry = await buckets.rates.get(key);
+        const entry = await this.#readLatest(key);
         const stored =
           entry?.operation === 'PUT' ? decode(RatesDocumentSchema, 'RatesDocument', entry.value) : null;
         if (stored?.ok && stored.value.term > fence.term)
