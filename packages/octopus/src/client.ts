@@ -74,6 +74,13 @@ export interface OctopusClientOptions {
   preferredPaymentMethod?: PaymentMethod;
   /** Metrics hooks; called once per attempt. Exceptions thrown by hooks are ignored. */
   hooks?: { onRequest?(e: RequestEvent): void };
+  /**
+   * Called synchronously immediately before every HTTP request (each page, retry and register-kind
+   * lookup). Throwing stops that request: nothing is sent and the call rejects with the thrown error (not
+   * retried, unless it is one of this package's retryable upstream errors). A fetcher passes its fence here, so that a process resumed after a pause cannot reach
+   * upstream on a term it no longer holds, even before its lease timers have run.
+   */
+  beforeEachRequest?: () => void;
   /** Default: silent. */
   logger?: Logger;
   /** Extra headers on every request (e.g. `X-Sim-Caller` in tests). */
@@ -121,6 +128,7 @@ export class OctopusClient implements AsyncDisposable {
   readonly #backoff: BackoffOptions;
   readonly #log: Log;
   readonly #onRequest: ((e: RequestEvent) => void) | undefined;
+  readonly #beforeEachRequest: (() => void) | undefined;
   /** Register kind per electricity tariff, once learned (it never changes). */
   readonly #kinds = new Map<string, RegisterKind>();
   readonly #useProductLinks: boolean;
@@ -144,6 +152,7 @@ export class OctopusClient implements AsyncDisposable {
     this.#backoff = opts.backoff ?? {};
     this.#log = opts.logger ?? SILENT;
     this.#onRequest = opts.hooks?.onRequest;
+    this.#beforeEachRequest = opts.beforeEachRequest;
     this.preferredPaymentMethod = opts.preferredPaymentMethod ?? 'DIRECT_DEBIT';
     this.#useProductLinks = opts.useProductLinks ?? true;
   }
@@ -373,6 +382,7 @@ export class OctopusClient implements AsyncDisposable {
       path,
       signal,
       async (attempt) => {
+        this.#beforeEachRequest?.();
         const started = performance.now();
         let status: number | 'error' = 'error';
         let code: string | undefined;

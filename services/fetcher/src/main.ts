@@ -194,6 +194,9 @@ async function main(): Promise<void> {
         upstreamCounter.hooks.onRequest(e);
       },
     },
+    // No request leaves this process unless a term's fence holds at the moment it is sent: after a pause
+    // (SIGSTOP, a long GC) the deadline has passed before any timer of the lease has had a chance to run.
+    beforeEachRequest: () => worker.assertLeading(),
   });
   const client = octopus;
   metrics.setBudgetSource(() => client.budget.available);

@@ -155,6 +155,8 @@ export async function startWorker(
   opts: { client?: OctopusClientOptions; worker?: WorkerOptions; fence?: TestFence } = {},
 ): Promise<Started> {
   const counter = new UpstreamRequestCounter();
+  // Wired as main.ts wires it: no request leaves unless the worker's current fence holds.
+  let guard: () => void = () => undefined;
   const octopus = new OctopusClient({
     baseUrl: env.sim.url,
     requestsPerMinute: 6_000,
@@ -162,6 +164,7 @@ export async function startWorker(
     maxAttempts: 2,
     backoff: { baseMs: 20, maxMs: 50 },
     hooks: counter.hooks,
+    beforeEachRequest: () => guard(),
     ...opts.client,
   });
   const metrics = new RecordingMetrics();
@@ -178,6 +181,7 @@ export async function startWorker(
     },
     { upstreamRequests: counter, relistIntervalMs: 200, minForceIntervalMs: 0, ...opts.worker },
   );
+  guard = () => worker.assertLeading();
   const fence = opts.fence ?? (await makeFence(env));
   const done = worker.lead(fence);
   return {

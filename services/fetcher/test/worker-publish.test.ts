@@ -198,6 +198,30 @@ describe('FetcherWorker publishing', function () {
       await w2.stop();
     });
 
+    it('sends no further upstream request once the fence fails in the middle of a fetch', async () => {
+      const { product, tariff } = agile('L');
+      // The unit rates answer slowly: the fence fails while that request is in flight (a pause, a passed
+      // renew deadline whose timer has not run yet), so the standing charges must never be asked.
+      env.sim.faults.add({ path: `${tariff}/standard-unit-rates/$`, kind: 'latency', latencyMs: 800 });
+      const fence = await makeFence(env);
+      const w = await startWorker(env, config({ tariffs: [{ product, tariff }] }), { fence });
+      try {
+        await check(() => env.sim.stats.snapshot().inFlight > 0, { name: 'unit rates in flight' });
+        fence.expire();
+        await check(() => w.metrics.fetchOutcomes.length > 0, { name: 'the fetch ended' });
+        assert.equal(simCount(env.sim, `${tariff}/standard-unit-rates`), 1);
+        assert.equal(
+          simCount(env.sim, `${tariff}/standing-charges`),
+          0,
+          'nothing sent after the fence failed',
+        );
+        assert.equal(await env.buckets.rates.get(rateKey(product, tariff)), null);
+        await w.done; // the term ended by itself
+      } finally {
+        await w.stop();
+      }
+    });
+
     it('stops when the store holds a document of a newer term', async () => {
       env.sim.clock.set('2026-11-27T13:05:00Z');
       const w = await startWorker(env, config());

@@ -308,4 +308,32 @@ describe('OctopusClient against the simulator', function () {
       callers.some((c) => /^ratebus\/\d+\.\d+\.\d+ \(\+https:\/\/github\.com\/ratebus\/ratebus\)$/.test(c)),
     );
   });
+
+  it('asks beforeEachRequest before every request and sends nothing once it throws', async () => {
+    // A guard that allows 2 requests: the register-kind lookup (product detail) and the first page.
+    let allowed = 2;
+    const vetoed = new Error('no longer the leader');
+    const { client: guarded, caller: guardedCaller } = simClient(sim, {
+      beforeEachRequest: () => {
+        if (allowed-- <= 0) throw vetoed;
+      },
+    });
+    try {
+      await assert.rejects(
+        guarded.fetchTariff({
+          product: VAR,
+          tariff: tariffCode('E-1R-VAR-22-11-01-A'),
+          from: new Date('2025-10-01T00:00:00Z'),
+          to: new Date('2025-11-01T00:00:00Z'),
+        }),
+        (e) => e === vetoed,
+      );
+      // The unit rates were asked; the standing charges, which come next, were never sent (nor retried).
+      const paths = requestsOf(sim, guardedCaller).map((e) => e.path);
+      assert.equal(paths.length, 2, paths.join(', '));
+      assert.ok(paths[1]?.endsWith('/standard-unit-rates/'));
+    } finally {
+      await guarded.close();
+    }
+  });
 });

@@ -68,6 +68,8 @@ export class FetcherWorker {
   readonly #opts: WorkerOptions;
   #current: Promise<void> = Promise.resolve();
   #stats: () => WorkerStats;
+  /** The fence of the term being worked, null between terms. */
+  #fence: Fence | null = null;
 
   constructor(deps: WorkerDeps, opts: WorkerOptions = {}) {
     this.#deps = deps;
@@ -85,6 +87,15 @@ export class FetcherWorker {
   /** Counters of the current or last term. */
   get stats(): WorkerStats {
     return this.#stats();
+  }
+
+  /**
+   * Throws NotLeaderError unless a term is being worked and its fence still holds (checked synchronously,
+   * on the monotonic deadline). Given to the upstream client as `beforeEachRequest`.
+   */
+  assertLeading(): void {
+    if (!this.#fence) throw new NotLeaderError(0, 'not-elected');
+    this.#fence.assertLeading();
   }
 
   /** Does the leader's work until `fence.signal` aborts, then stops and waits for in-flight work. */
@@ -112,6 +123,7 @@ export class FetcherWorker {
         outer.assertLeading();
       },
     };
+    this.#fence = fence;
     const onDeposed = (error: unknown) => {
       if (local.signal.aborted || outer.signal.aborted) return;
       logger.warn({ err: error }, 'deposed: stopping the term');
@@ -231,6 +243,8 @@ export class FetcherWorker {
     } catch (err) {
       logger.error({ err }, 'leader work failed; waiting for the term to end');
       await aborted(signal);
+    } finally {
+      if (this.#fence === fence) this.#fence = null;
     }
   }
 }
