@@ -2,7 +2,8 @@
  * Pods of the ratebus design, in a child process (the load suite spreads 1,000 pods over a few of these,
  * as a fleet spreads them over hosts): pod i of [POD_FROM, POD_TO) is one `RateClient` that ensures its
  * tariffs. Reports to the parent as JSON lines: `{"bench":"held","pod","tariff","coversThrough"}` on every
- * new document of one of the pod's tariffs, and `{"bench":"ready"}` once every pod holds all its tariffs.
+ * new document of one of the pod's tariffs, `{"bench":"started"}` once every pod has connected and asked
+ * for its tariffs, and `{"bench":"ready"}` once every pod holds all its tariffs.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
       void client.ensure(t.product, t.tariff, { timeoutMs: 120_000 }).catch(() => undefined);
     pods.push({ i, client });
   }
+  emit('started');
   const allHeld = () =>
     pods.every(({ i, client }) => podTariffs(i).every((t) => client.get(t.product, t.tariff)));
   const timer = setInterval(() => {

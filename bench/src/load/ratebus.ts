@@ -21,6 +21,7 @@ const PODS_PER_WORKER = 250;
  */
 export async function runRatebus(run: DesignRun): Promise<DesignResult> {
   const { sim, time, pods, window } = run;
+  const speed = time.speed;
   const dir = mkdtempSync(join(tmpdir(), 'ratebus-bench-load-'));
   const ns = await NatsServer.start();
   const fetchers: ManagedProcess[] = [];
@@ -36,6 +37,53 @@ export async function runRatebus(run: DesignRun): Promise<DesignResult> {
         upstream: { requestsPerMinute: Math.min(100_000, 60 * Math.ceil(time.speed)) },
       }),
     );
+    // The simulated day starts once every pod is up: starting a thousand pods in a few processes takes real
+    // seconds that the sped-up clock would turn into simulated hours of fetcher-only traffic. The clock
+    // stands still at the day's start until then; the fetchers start (and every upstream request is counted)
+    // from the moment it runs again, as the other designs' pods start polling at the day's start.
+    sim.clock.setSpeed(0);
+    sim.clock.set(new Date(window.start));
+    // Pods live in child processes (a few hundred each, as a fleet spreads over hosts): one Node process
+    // cannot parse every pod's copy of every document in time.
+    const workers = Math.max(1, Math.ceil(pods / PODS_PER_WORKER));
+    let started = 0;
+    let ready = 0;
+    for (let w = 0; w < workers; w++) {
+      const first = Math.floor((w * pods) / workers);
+      const last = Math.floor(((w + 1) * pods) / workers);
+      const proc = await ManagedProcess.start({
+        name: `pods-${w}`,
+        command: process.execPath,
+        args: [POD_WORKER],
+        env: {
+          ...process.env,
+          NATS_URL: ns.url,
+          POD_FROM: String(first),
+          POD_TO: String(last),
+          CONNS: String(Math.max(1, Math.ceil((last - first) / PODS_PER_CONNECTION))),
+        },
+      });
+      workerProcs.push(proc);
+      jsonLines(proc.child.stdout as NonNullable<typeof proc.child.stdout>, (m) => {
+        if (m.bench === 'started') started++;
+        if (m.bench === 'ready') ready++;
+        if (m.bench !== 'held' || typeof m.coversThrough !== 'string') return;
+        const t = podTariffs(m.pod as number).find((x) => x.tariff === m.tariff);
+        if (t) held.record(m.pod as number, t, Date.parse(m.coversThrough), window.nextDayEnd, time.now());
+      });
+    }
+    // Waits for a condition on the pod processes; fails at once when one of them exits.
+    const podsUntil = (done: () => boolean, name: string) =>
+      check(
+        () => {
+          const dead = workerProcs.find((p) => !p.running);
+          if (dead) throw new Error(`${dead.name} exited: ${dead.output().slice(-2_000)}`);
+          return done();
+        },
+        { timeout: 600_000, interval: 100, name },
+      );
+    await podsUntil(() => started === workers, 'every pod started');
+    sim.clock.setSpeed(speed);
     sim.stats.reset();
     for (const id of ['bench-fetcher-1', 'bench-fetcher-2']) {
       fetchers.push(
@@ -56,41 +104,7 @@ export async function runRatebus(run: DesignRun): Promise<DesignResult> {
         }),
       );
     }
-    // Pods live in child processes (a few hundred each, as a fleet spreads over hosts): one Node process
-    // cannot parse every pod's copy of every document in time.
-    const workers = Math.max(1, Math.ceil(pods / PODS_PER_WORKER));
-    let ready = 0;
-    for (let w = 0; w < workers; w++) {
-      const first = Math.floor((w * pods) / workers);
-      const last = Math.floor(((w + 1) * pods) / workers);
-      const proc = await ManagedProcess.start({
-        name: `pods-${w}`,
-        command: process.execPath,
-        args: [POD_WORKER],
-        env: {
-          ...process.env,
-          NATS_URL: ns.url,
-          POD_FROM: String(first),
-          POD_TO: String(last),
-          CONNS: String(Math.max(1, Math.ceil((last - first) / PODS_PER_CONNECTION))),
-        },
-      });
-      workerProcs.push(proc);
-      jsonLines(proc.child.stdout as NonNullable<typeof proc.child.stdout>, (m) => {
-        if (m.bench === 'ready') ready++;
-        if (m.bench !== 'held' || typeof m.coversThrough !== 'string') return;
-        const t = podTariffs(m.pod as number).find((x) => x.tariff === m.tariff);
-        if (t) held.record(m.pod as number, t, Date.parse(m.coversThrough), window.nextDayEnd, time.now());
-      });
-    }
-    await check(
-      () => {
-        const dead = workerProcs.find((p) => !p.running);
-        if (dead) throw new Error(`${dead.name} exited: ${dead.output().slice(-2_000)}`);
-        return ready === workers;
-      },
-      { timeout: 600_000, interval: 250, name: 'every pod holds its tariffs' },
-    );
+    await podsUntil(() => ready === workers, 'every pod holds its tariffs');
     await time.until(window.end);
     return designResult('ratebus', run, sim.stats.snapshot(), held);
   } finally {
