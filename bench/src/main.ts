@@ -107,6 +107,7 @@ interface ChaosSummary {
   convergenceMs: number | null;
   upstreamRequests: number;
   violationSamples?: string[];
+  streamRollbacks?: Array<{ at: string; stream: string; lastSeq: number; previousHigh: number }>;
 }
 
 /** The chaos suite's long mode writes its own summary (`RATEBUS_CHAOS=long`); it is shown here as is. */
@@ -131,6 +132,18 @@ async function chaosSection(): Promise<string | null> {
     `| violations | **${c.totalViolations}** (${row(c.violations)}) |`,
     `| convergence after the faults stopped | ${c.convergenceMs === null ? `not within the bound (${c.convergenceBoundMs} ms)` : `${c.convergenceMs} ms (bound ${c.convergenceBoundMs} ms)`} |`,
     `| upstream requests during the run | ${c.upstreamRequests} |`,
+    ...(c.streamRollbacks
+      ? [
+          `| stream leader reporting a lower last sequence than an earlier leader (acknowledged writes lost; diagnostic) | ${
+            c.streamRollbacks.length === 0
+              ? 'never'
+              : `${c.streamRollbacks.length} samples, first: ${c.streamRollbacks
+                  .slice(0, 1)
+                  .map((r) => `${r.stream} ${r.lastSeq} after ${r.previousHigh} at ${r.at.slice(11, 19)} UTC`)
+                  .join('')}`
+          } |`,
+        ]
+      : []),
     '',
     ...(c.totalViolations > 0
       ? [

@@ -14,6 +14,7 @@ import {
   type Violation,
 } from './invariants.js';
 import { CONVERGENCE_BOUND_MS, chaosSettings, LEASE, UPSTREAM_TOLERANCE_MS } from './settings.js';
+import { StreamWatch } from './streams.js';
 import { ChaosWorld } from './world.js';
 
 const RESULTS = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
@@ -41,6 +42,9 @@ describe('Chaos', function () {
     const tracker = new MonotonicTracker();
     world = await ChaosWorld.start(tracker);
     const w = world;
+    // Diagnostic only: stream leaders' last sequences going backwards (acknowledged writes lost).
+    const streams = new StreamWatch(w.cluster.nodes);
+    streams.start();
 
     const checks: Record<InvariantName, number> = {
       'single-fetcher': 0,
@@ -135,6 +139,7 @@ describe('Chaos', function () {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     checking = false;
     await checker;
+    streams.stop();
     const all = requests();
     record(checkSingleFetcher(all, w.fleet.windows(), UPSTREAM_TOLERANCE_MS));
     checks['single-fetcher'] += all.length;
@@ -222,6 +227,8 @@ describe('Chaos', function () {
         };
       }),
       leaderAfterFaults: leader?.id ?? null,
+      streamSamples: streams.samples,
+      streamRollbacks: streams.rollbacks.slice(0, 100),
       notes: faults.notes,
     };
     const kinds = Object.entries(faults.counts)
@@ -231,7 +238,7 @@ describe('Chaos', function () {
     console.log(
       `      chaos ${s.mode}: faults ${kinds} | checks ${checkText} | violations ${totalViolations}` +
         ` | converged in ${convergenceMs ?? '-'} ms (bound ${CONVERGENCE_BOUND_MS}) | ${all.length} upstream requests,` +
-        ` ${summary.terms} terms, ${published.length} documents published`,
+        ` ${summary.terms} terms, ${published.length} documents published | stream leader rollbacks seen: ${streams.rollbacks.length}`,
     );
     if (s.mode === 'long' || process.env.RATEBUS_CHAOS_JSON) {
       mkdirSync(RESULTS, { recursive: true });
