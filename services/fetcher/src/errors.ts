@@ -11,6 +11,7 @@ export type NotLeaderReason =
   | 'not-elected'
   | 'deadline-passed'
   | 'lease-lost'
+  | 'resigned'
   | 'released'
   | 'stopped'
   | 'aborted';

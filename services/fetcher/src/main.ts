@@ -227,7 +227,13 @@ async function main(): Promise<void> {
     observer: metrics.elector,
     onElected: (fence) => {
       const previous = leading;
-      leading = previous.then(() => worker.lead(fence));
+      leading = previous
+        .then(() => worker.lead(fence))
+        .then(async () => {
+          // The work stopped while the lease is still ours: it found a newer term in the store. Give the term
+          // up so that a fresh election runs, instead of renewing a lease nobody works under.
+          if (!stopping && elector?.term === fence.term) await elector.resign(fence.term);
+        });
     },
   });
   if (startup.signal.aborted) return;

@@ -196,6 +196,34 @@ describe('Lease', function () {
     assertSerialLeadership(events);
   });
 
+  it('resign() ends the term, frees the key at once and keeps campaigning for a new term', async () => {
+    const events: LeaseEvent[] = [];
+    const name = newBucketName();
+    const a = await candidate('a', name, events);
+    await a.elector.start();
+    const [first] = await check(() => (a.fences.length > 0 ? a.fences : undefined), { name: 'a elected' });
+    assert.ok(first);
+    const b = await candidate('b', name, events);
+    await b.elector.start();
+    await check(() => a.renewsOk.length >= 2, { name: 'a renews while b campaigns' });
+
+    const resignedAt = performance.now();
+    await a.elector.resign(first.term);
+    assert.ok(first.signal.aborted, 'the resigned term is fenced off');
+    assert.throws(() => first.assertLeading(), /resigned/);
+    assert.equal(a.elector.state, 'candidate', 'still campaigning');
+    // The key was deleted: a candidate takes it at its next create(), well before the TTL would free it.
+    const winner = await check(() => [a, b].find((c) => c.fences.some((f) => f.term > first.term)), {
+      name: 'a new term',
+    });
+    assert.ok(performance.now() - resignedAt < DURATION, 'taken before the TTL could expire the key');
+    assert.ok(winner.fences.at(-1)!.term > first.term);
+    assert.equal(events.find((e) => e.kind === 'deposed')?.reason, 'resigned');
+    await a.elector.resign(first.term); // an old term: nothing happens
+    assert.equal([a, b].filter((c) => c.elector.leading).length, 1);
+    assertSerialLeadership(events);
+  });
+
   it('steps down by its own deadline when renews fail, before the TTL could free the key', async () => {
     const events: LeaseEvent[] = [];
     const name = newBucketName();

@@ -13,7 +13,7 @@ export const DEFAULT_LEASE_REQUEST_TIMEOUT_MS = 2_000;
 export const CAMPAIGN_JITTER = 0.2;
 
 /** Why a leader stopped leading. */
-export type DeposedReason = 'deadline-passed' | 'lease-lost' | 'stopped';
+export type DeposedReason = 'deadline-passed' | 'lease-lost' | 'stopped' | 'resigned';
 
 /** Outcome of one renew, for metrics. */
 export type RenewOutcome = 'ok' | 'adopted' | 'conflict' | 'error';
@@ -163,6 +163,28 @@ export class LeaderElector implements AsyncDisposable {
     this.timer = null;
     if (this.current) this.stepDown(this.current, 'stopped');
     while (this.inFlight !== null) await this.inFlight;
+  }
+
+  /**
+   * Gives up term `term` but keeps campaigning: the term ends with reason `resigned` (its fence aborts) and the
+   * key is deleted if it still holds our last write, so the next create — ours or another candidate's — starts
+   * a new term. For a leader whose work stopped by itself (it found a newer term in the store): without this
+   * the lease would stay renewed with nobody working under it. No-op unless `term` is the current term.
+   */
+  async resign(term: number): Promise<void> {
+    const t = this.current;
+    if (this.stopped || !t || t.term !== term) return;
+    this.stepDown(t, 'resigned');
+    const held = this.held;
+    if (held?.term !== term) return;
+    this.held = null;
+    try {
+      // A renew in flight that lands after this sees the term deposed and deletes its own revision.
+      await this.kv.delete(this.key, { previousSeq: held.rev });
+      this.opts.logger.info({ term }, `lease released term=${term} (resigned)`);
+    } catch (e) {
+      this.opts.logger.info({ term, err: e }, 'resigned; the lease was not deleted and will expire by TTL');
+    }
   }
 
   /** Stops (if not yet) and deletes the lease key if it still holds our last write. Idempotent. */
