@@ -344,6 +344,56 @@ describe('Fetcher election (processes)', function () {
       assert.equal(old.leadingTerm(), null);
       assert.equal(leaders().length, 1);
     });
+
+    it('a leader whose write finds a newer term in the store resigns, and a new term follows', async () => {
+      // 15:05 UK: tomorrow's Agile rates are not published yet, so a later fetch brings new content.
+      sim.clock.set('2026-11-27T15:05:00Z');
+      try {
+        const f = await startFetcher('r1', ns.url, { OCTOPUS_SIM_CLOCK: '1' });
+        await waitLeader([f]);
+        const term = f.leadingTerm() as number;
+        const nc = await client(ns.url);
+        const t = { product: 'AGILE-24-10-01', tariff: 'E-1R-AGILE-24-10-01-N' };
+        const doc = await refresh(nc, t);
+        assert.equal(doc.term, term);
+        // Another term wrote the key meanwhile (what a lease stream that lost writes would allow).
+        const rates = await bucket(nc, BUCKETS.rates);
+        const key = rateKey(t.product, t.tariff);
+        const stored = await rates.get(key);
+        assert.ok(stored);
+        await rates.update(key, JSON.stringify({ ...doc, term: term + 1_000 }), stored.revision);
+        // Tomorrow is published: the next fetch has new content, its CAS loses and the re-read shows the
+        // newer term. Forced refreshes until the fetcher's followed clock (re-read every 10 s) has moved on.
+        sim.clock.set('2026-11-27T17:05:00Z');
+        const force = JSON.stringify({
+          type: 'refresh-request',
+          schemaVersion: SCHEMA_VERSION,
+          ...t,
+          by: 'test',
+          force: true,
+        });
+        await check(
+          async () => {
+            await nc
+              .request(refreshSubject(t.product, t.tariff), force, { timeout: 2_000 })
+              .catch(() => null);
+            return f.steppedDown().includes(term);
+          },
+          { name: 'the leader stops its term', timeout: 30_000, interval: 500 },
+        );
+        assert.match(f.proc.output(), new RegExp(`stepped down term=${term} reason=resigned`));
+        // The key was deleted on resigning: the next campaign wins a new term at once, not after the TTL.
+        const resignedAt = Date.now();
+        const next = await check(() => f.elected().find((x) => x > term), {
+          name: 'a new term',
+          timeout: DURATION,
+        });
+        assert.ok(next > term && Date.now() - resignedAt < DURATION);
+        assert.equal(f.leadingTerm(), next);
+      } finally {
+        sim.clock.set(new Date());
+      }
+    });
   });
 
   describe('on a 3-node cluster with R3 buckets', () => {
