@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
+import { readThroughLeader } from '@ratebus/fetcher';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import { BUCKETS, decode, RatesDocumentSchema, rateKey } from '@ratebus/schema';
 import { check, NatsCluster, TcpProxy } from '@ratebus/testkit';
@@ -191,21 +192,11 @@ export class ChaosWorld {
     return this.pods.filter((p) => p.proxy !== null);
   }
 
-  /**
-   * One key's stored value, read with `STREAM.MSG.GET` — answered by the stream leader. `kv.get()` is not
-   * used here: with `allow_direct` (the default on 2.9+) any replica answers it, including one that has just
-   * restarted and is still catching up, which would report an acknowledged write as lost. Null when the key
-   * holds no value (never written, or a delete/purge marker).
-   */
+  /** One key's stored value through the stream leader (not `kv.get()`: any replica answers that). */
   async #leaderGet(key: string): Promise<{ revision: number; bytes: Uint8Array } | null> {
     this.#jsm ??= await jetstreamManager(this.admin);
-    const m = await this.#jsm.streams.getMessage(`KV_${BUCKETS.rates}`, {
-      last_by_subj: `$KV.${BUCKETS.rates}.${key}`,
-    });
-    if (!m) return null;
-    const op = m.header?.get('KV-Operation');
-    if (op === 'DEL' || op === 'PURGE') return null;
-    return { revision: m.seq, bytes: m.data };
+    const e = await readThroughLeader(this.#jsm, BUCKETS.rates, key);
+    return e?.operation === 'PUT' ? { revision: e.revision, bytes: e.value } : null;
   }
 
   /** The stored rates documents, read through the stream leader. Throws while JetStream cannot answer. */

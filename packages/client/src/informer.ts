@@ -213,9 +213,8 @@ export class BucketInformer {
       // with fewer keys than the leader counted subjects is no proof that a key is gone: nothing is removed,
       // and the next relist (periodic) tries again. What the replica has not delivered yet, its consumer
       // delivers once it has caught up.
-      const complete = st.values === 0 || listed.size >= subjects;
       if (mode === 'relist') {
-        if (complete) this.sink.onListed(listed, epoch);
+        if (st.values === 0 || listed.size >= subjects) this.sink.onListed(listed, epoch);
         else {
           this.shortListings++;
           this.nextMode = 'relist';

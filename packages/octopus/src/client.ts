@@ -77,8 +77,9 @@ export interface OctopusClientOptions {
   /**
    * Called synchronously immediately before every HTTP request (each page, retry and register-kind
    * lookup). Throwing stops that request: nothing is sent and the call rejects with the thrown error (not
-   * retried, unless it is one of this package's retryable upstream errors). A fetcher passes its fence here, so that a process resumed after a pause cannot reach
-   * upstream on a term it no longer holds, even before its lease timers have run.
+   * retried, unless it is one of this package's retryable upstream errors). A fetcher passes its fence here,
+   * so that a process resumed after a pause cannot reach upstream on a term it no longer holds, even before
+   * its lease timers have run.
    */
   beforeEachRequest?: () => void;
   /** Default: silent. */

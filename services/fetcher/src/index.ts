@@ -7,6 +7,8 @@ export {
   type FetcherBuckets,
   type OpenBucketsOptions,
   openBuckets,
+  readThroughLeader,
+  type StoredEntry,
   verifyBucket,
 } from './buckets.js';
 export {

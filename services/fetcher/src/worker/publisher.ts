@@ -4,7 +4,6 @@ import {
   type JetStreamManager,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import type { KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   buildDocument,
@@ -26,6 +25,7 @@ import {
   type TariffRef,
 } from '@ratebus/schema';
 import type { Logger } from 'pino';
+import { readThroughLeader, type StoredEntry } from '../buckets.js';
 import { StaleTermError } from '../errors.js';
 import { SingleFlight } from './single-flight.js';
 import type { Buckets, Clock, Fence, WorkerMetrics } from './types.js';
@@ -69,9 +69,6 @@ const encoder = new TextEncoder();
 
 /** Bound of a read through the stream leader before a direct get is used instead, real ms. */
 const LEADER_READ_TIMEOUT_MS = 1_500;
-
-/** The fields of a stored entry the publisher uses. */
-type StoredEntry = Pick<KvEntry, 'operation' | 'value' | 'revision'>;
 
 /** A stable error code of an unknown error, when it carries one. */
 export function errorCode(e: unknown): string | undefined {
@@ -154,26 +151,18 @@ export class Publisher {
   }
 
   /**
-   * The stored entry of `key`, read through the stream leader (`STREAM.MSG.GET`). `kv.get()` is a direct get
-   * that any replica may answer, and on nats-server < 2.9.17 a replica that has just restarted answers with
-   * what it held before (nats-server#4162): a new term would then hold, and answer refreshes with, an older
-   * document than the one stored. The leader read falls back to a direct get when the stream has no leader
-   * for a moment (after a node failure leader reads were seen to time out for many seconds); the CAS write
-   * stays the safety net either way.
+   * The stored entry of `key`, read through the stream leader: otherwise a new term could hold, and answer
+   * refreshes with, an older document than the one stored (see `readThroughLeader`). Falls back to a direct
+   * get when the stream has no leader for a moment (after a node failure leader reads were seen to time out
+   * for many seconds); the CAS write stays the safety net either way.
    */
   async #readLatest(key: string): Promise<StoredEntry | null> {
-    const { rates } = this.#o.buckets;
     try {
       this.#jsm ??= await jetstreamManager(this.#o.nc, { timeout: LEADER_READ_TIMEOUT_MS, checkAPI: false });
-      const m = await this.#jsm.streams.getMessage(`KV_${BUCKETS.rates}`, {
-        last_by_subj: `$KV.${BUCKETS.rates}.${key}`,
-      });
-      if (!m) return null;
-      const op = m.header?.get('KV-Operation');
-      return { operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.data, revision: m.seq };
+      return await readThroughLeader(this.#jsm, BUCKETS.rates, key);
     } catch (err) {
       this.#o.logger.debug({ key, code: errorCode(err) }, 'leader read failed; reading any replica');
-      return rates.get(key);
+      return this.#o.buckets.rates.get(key);
     }
   }
 
