@@ -13,19 +13,30 @@ export function isCasLoss(e: unknown): boolean {
 }
 
 export interface KvLockOptions {
-  /** The bucket's TTL, ms: a holder that stops renewing loses the lock this long after its last write. */
-  readonly ttlMs: number;
+  /**
+   * Lock duration, ms: a holder renews every third of it and holds for two thirds after the send of its last
+   * write; another pod takes the key over once it has seen the same revision unchanged this long. Written
+   * into the value as `durationMs`, and the holder's own is the one a taker honours.
+   */
+  readonly durationMs: number;
   /** Bound on each renewal request, ms. */
   readonly requestTimeoutMs: number;
   readonly logger: ClientLogger;
 }
 
 /**
- * A lock on one key of a TTL bucket, held like the fetchers' lease: `create` takes it (its revision is the
- * fencing term), a CAS `update` every third of the TTL renews it, `delete` with `previousSeq` releases it,
- * and the bucket's TTL frees the key when a holder dies. The holder counts itself as holding only until two
- * thirds of the TTL after the send time of its last successful write, so it stops before anyone else can
- * take over, even when the server's expiry clock runs ahead of ours.
+ * What a pod has seen of lock keys held by others: the revision and when the read returned (monotonic
+ * ms). Kept across attempts: a key whose revision stays the same for the holder's duration is free.
+ */
+export type LockSightings = Map<string, { rev: number; at: number }>;
+
+/**
+ * A lock on one key of the lease bucket, held like the fetchers' lease: `create` takes a free key, a CAS
+ * `update` takes over one whose revision was seen unchanged for the holder's duration (the revision of the
+ * winning write is the fencing term), a CAS `update` every third of the duration renews it, `delete` with
+ * `previousSeq` releases it. The holder counts itself as holding only until two thirds of the duration after
+ * the send time of its last successful write, so it stops before anyone else can take over. On a bucket
+ * made with a TTL by an earlier version, the TTL also frees the key (durationMs must then not exceed it).
  */
 export class KvLock {
   /** Fencing term: the create revision. */
@@ -53,11 +64,33 @@ export class KvLock {
     this.scheduleRenew();
   }
 
-  /** Takes the lock, or resolves null when someone holds it. Throws on other errors. */
-  static async acquire(kv: KV, key: string, value: string, o: KvLockOptions): Promise<KvLock | null> {
+  /**
+   * Takes the lock, or resolves null when someone holds it (a held key is recorded in `seen`, and taken over
+   * by a later call once its revision stayed the same for the holder's duration). Throws on other errors.
+   */
+  static async acquire(
+    kv: KV,
+    key: string,
+    value: string,
+    o: KvLockOptions,
+    seen: LockSightings,
+  ): Promise<KvLock | null> {
+    const entry = await kv.get(key);
+    let expected: number | null = null;
+    if (entry?.operation === 'PUT') {
+      const at = performance.now();
+      const prior = seen.get(key);
+      if (prior?.rev !== entry.revision) {
+        seen.set(key, { rev: entry.revision, at });
+        return null;
+      }
+      if (at - prior.at < declaredDuration(entry.value, o.durationMs)) return null;
+      expected = entry.revision;
+    }
     const sentAt = performance.now();
     try {
-      const rev = await kv.create(key, value);
+      const rev = expected === null ? await kv.create(key, value) : await kv.update(key, value, expected);
+      seen.delete(key);
       return new KvLock(kv, key, value, rev, sentAt, o);
     } catch (e) {
       if (isCasLoss(e)) return null;
@@ -66,7 +99,7 @@ export class KvLock {
   }
 
   private get holdMs(): number {
-    return (this.o.ttlMs * 2) / 3;
+    return (this.o.durationMs * 2) / 3;
   }
 
   /** Aborted when the lock is lost (renewal refused, or its deadline passed without a renewal). */
@@ -84,7 +117,7 @@ export class KvLock {
   }
 
   /**
-   * Stops renewing. With `keep`, leaves the key to expire by TTL (so no other pod retries before then);
+   * Stops renewing. With `keep`, leaves the key to lapse (so no other pod retries for a whole duration);
    * otherwise deletes it if it is still ours. Never rejects; idempotent.
    */
   async release(opts: { keep?: boolean } = {}): Promise<void> {
@@ -96,7 +129,7 @@ export class KvLock {
     try {
       await this.kv.delete(this.key, { previousSeq: this.rev });
     } catch (e) {
-      this.o.logger.debug({ key: this.key, ...errInfo(e) }, 'lock release failed; it expires by TTL');
+      this.o.logger.debug({ key: this.key, ...errInfo(e) }, 'lock release failed; it lapses');
     }
   }
 
@@ -130,7 +163,7 @@ export class KvLock {
         this.renewing = null;
         if (!this.released && !this.abort.signal.aborted) this.scheduleRenew();
       });
-    }, this.o.ttlMs / 3);
+    }, this.o.durationMs / 3);
     this.renewTimer.unref();
   }
 
@@ -146,5 +179,15 @@ export class KvLock {
       // Transient: the next renewal may still make it before the deadline timer fires.
       this.o.logger.warn({ key: this.key, ...errInfo(e) }, 'last-resort lock renewal failed');
     }
+  }
+}
+
+/** The `durationMs` a holder wrote into its value (lock or lease), or `fallback`. */
+export function declaredDuration(value: Uint8Array, fallback: number): number {
+  try {
+    const d = (JSON.parse(new TextDecoder().decode(value)) as { durationMs?: unknown }).durationMs;
+    return typeof d === 'number' && Number.isSafeInteger(d) && d > 0 ? d : fallback;
+  } catch {
+    return fallback;
   }
 }

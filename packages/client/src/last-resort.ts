@@ -6,6 +6,7 @@ import {
   BUCKETS,
   type Checked,
   CheckedSchema,
+  DEFAULT_LEASE_DURATION_MS,
   decode,
   LEASE_KEY,
   type RatesDocument,
@@ -22,7 +23,7 @@ import {
   type LastResortEvent,
   type LastResortOutcome,
 } from './hooks.js';
-import { isCasLoss, KvLock } from './kv-lock.js';
+import { declaredDuration, isCasLoss, KvLock, type LockSightings } from './kv-lock.js';
 import { type ClientLogger, errInfo } from './logger.js';
 import type { ResolvedLastResort, ResolvedOptions } from './options.js';
 import { isRequestTimeout, requestRefresh } from './refresh.js';
@@ -63,6 +64,9 @@ interface Writer {
   readonly lease: KV;
   readonly rates: KV;
   readonly checks: KV;
+  /** Duration of our locks: `lockMs`, capped by the bucket's TTL when an earlier version made it with one. */
+  readonly lockMs: number;
+  /** The bucket's TTL (0 = none): the fallback duration of a fetcher lease that does not declare one. */
   readonly leaseTtlMs: number;
 }
 
@@ -87,8 +91,8 @@ class Done {
  * The client's last resort when no fetcher works: for a held tariff that is expired (or an ensured one that
  * is absent), and only when nobody answers a refresh request and no fetcher holds the election lease, ONE
  * pod — the one whose `create` of `lastresort.{product}.{tariff}` in `ratebus-lease` succeeds — fetches it
- * upstream, builds and guards the document exactly like the fetcher (term = the lock's create revision,
- * which lies between the terms of earlier and later fetchers, since both live in the lease stream), writes
+ * upstream, builds and guards the document exactly like the fetcher (term = the lock's revision, which
+ * lies between the terms of earlier and later fetchers, since both live in the lease stream), writes
  * it with CAS, publishes the same bytes and writes a Checked record. The others see it through their watch.
  * Per pod and tariff at most one upstream fetch per `minIntervalMs`; upstream calls draw on the octopus
  * client's budget.
@@ -108,6 +112,8 @@ export class LastResort {
   private readonly closing = new AbortController();
   private writer: Promise<Writer> | null = null;
   private stopped = false;
+  /** Lease and lock keys seen held, with when: a revision unchanged for its holder's duration is free. */
+  private readonly seen: LockSightings = new Map();
 
   constructor(
     private readonly host: LastResortHost,
@@ -207,10 +213,11 @@ export class LastResort {
       this.host.logger.warn({ key, ...errInfo(e) }, 'last resort cannot bind the lease bucket');
       return this.report('failed', ref);
     }
-    const lease = await w.lease.get(LEASE_KEY);
-    if (lease?.operation === 'PUT') {
-      // A fetcher leads (maybe still electing or fetching slowly): it does the work.
-      this.backOff(key);
+    const leader = await this.fetcherLease(w);
+    if (leader !== 'none') {
+      // A fetcher leads (maybe still electing or fetching slowly): it does the work. A lease seen for the
+      // first time may be one whose holder died: look again at the next scan rather than after a back-off.
+      if (leader === 'renewing') this.backOff(key);
       return this.report('fetcher-leading', ref);
     }
     const lockValue = JSON.stringify({
@@ -220,12 +227,14 @@ export class LastResort {
       tariff: ref.tariff,
       by: this.host.name,
       startedAt: new Date(this.host.now()).toISOString(),
+      durationMs: w.lockMs,
     });
-    const lock = await KvLock.acquire(w.lease, lastResortLockKey(ref), lockValue, {
-      ttlMs: w.leaseTtlMs,
+    const lockOptions = {
+      durationMs: w.lockMs,
       requestTimeoutMs: this.o.lockTimeoutMs,
       logger: this.host.logger,
-    });
+    };
+    const lock = await KvLock.acquire(w.lease, lastResortLockKey(ref), lockValue, lockOptions, this.seen);
     if (!lock) return this.report('locked', ref);
     let keepLock = false;
     try {
@@ -247,6 +256,25 @@ export class LastResort {
       await lock.release({ keep: keepLock });
     }
     await this.host.refetch(key).catch(() => undefined);
+  }
+
+  /**
+   * The fetchers' lease as this pod sees it: `renewing` (its revision changed since the last look), `seen`
+   * (present, but not yet seen unchanged for the holder's lease duration) or `none` (absent, deleted, or
+   * unchanged that long: its holder is gone). The bucket has no TTL, so a dead holder's lease stays until a
+   * fetcher takes it over.
+   */
+  private async fetcherLease(w: Writer): Promise<'renewing' | 'seen' | 'none'> {
+    const lease = await w.lease.get(LEASE_KEY);
+    if (lease?.operation !== 'PUT') return 'none';
+    const at = performance.now();
+    const prior = this.seen.get(LEASE_KEY);
+    if (prior?.rev !== lease.revision) {
+      this.seen.set(LEASE_KEY, { rev: lease.revision, at });
+      return prior === undefined ? 'seen' : 'renewing';
+    }
+    const fallback = w.leaseTtlMs > 0 ? w.leaseTtlMs : DEFAULT_LEASE_DURATION_MS;
+    return at - prior.at < declaredDuration(lease.value, fallback) ? 'seen' : 'none';
   }
 
   /** True when a fetcher answers a refresh request (with a document or an error): it does the work. */
@@ -375,10 +403,9 @@ export class LastResort {
         kvm.open(BUCKETS.checks),
       ]);
       const leaseTtlMs = (await lease.status()).ttl;
-      // Without a TTL a crashed holder's lock would never expire.
-      if (!(leaseTtlMs > 0)) throw new Error(`bucket ${BUCKETS.lease} has no TTL`);
+      const lockMs = leaseTtlMs > 0 ? Math.min(leaseTtlMs, this.o.lockMs) : this.o.lockMs;
       await Promise.all([rates.status(), checks.status()]);
-      return { nc, owned, lease, rates, checks, leaseTtlMs };
+      return { nc, owned, lease, rates, checks, lockMs, leaseTtlMs };
     } catch (e) {
       if (owned) await nc.close().catch(() => undefined);
       throw e;

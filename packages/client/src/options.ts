@@ -47,6 +47,8 @@ export const DEFAULT_LAST_RESORT_PROBE_TIMEOUT_MS = 5_000;
 export const DEFAULT_LAST_RESORT_FETCH_TIMEOUT_MS = 120_000;
 /** Last resort: bound on each lock request (take, renew, release): 2 s, like the fetchers' lease calls. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
+/** Default duration of a last-resort lock, ms (the fetchers' default lease duration). */
+export const DEFAULT_LOCK_MS = 15_000;
 /** Inbox prefix the fetcher role must use (services/nats/accounts.conf). */
 export const FETCHER_INBOX_PREFIX = '_INBOX_fetcher';
 
@@ -84,6 +86,11 @@ export interface LastResortOptions {
   fetchTimeoutMs?: number;
   /** Bound on each lock request, ms. Default 2000. */
   lockTimeoutMs?: number;
+  /**
+   * Duration of a last-resort lock, ms: renewed every third of it; another pod takes over a lock left
+   * unrenewed this long (e.g. by a crashed pod, or kept after an upstream failure). Default 15000.
+   */
+  lockMs?: number;
   /** Days of history in a document (the fetcher's `windowDays`). Default 7. */
   windowDays?: number;
 }
@@ -165,6 +172,7 @@ const LastResortSchema = z
     probeTimeoutMs: z.number().int().min(50).default(DEFAULT_LAST_RESORT_PROBE_TIMEOUT_MS),
     fetchTimeoutMs: z.number().int().min(100).default(DEFAULT_LAST_RESORT_FETCH_TIMEOUT_MS),
     lockTimeoutMs: z.number().int().min(100).default(DEFAULT_LOCK_TIMEOUT_MS),
+    lockMs: z.number().int().min(1_000).default(DEFAULT_LOCK_MS),
     windowDays: z.number().int().min(1).max(366).default(DEFAULT_WINDOW_DAYS),
   })
   .superRefine((o, ctx) => {

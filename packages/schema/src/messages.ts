@@ -16,6 +16,11 @@ export const LeaseValueSchema = z.strictObject({
   acquiredAt: UtcInstant,
   /** The fencing term (the key's create revision). Absent in the create itself, written by every renew. */
   term: z.int().positive().optional(),
+  /**
+   * The holder's lease duration, ms: a revision of the key left unchanged this long (as watched by a
+   * candidate) means its holder is gone. Absent in values written before the bucket lost its TTL.
+   */
+  durationMs: z.int().positive().optional(),
 });
 export type LeaseValue = z.infer<typeof LeaseValueSchema>;
 

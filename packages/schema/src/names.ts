@@ -16,7 +16,7 @@ import { InvalidCodeError } from './errors.js';
  * | latest rates per tariff (KV) | bucket `ratebus-rates`, key `{product}.{tariff}`   |
  * | "checked at" confirmations   | bucket `ratebus-checks`, key `{product}.{tariff}`  |
  * | pods' interest (KV, TTL)     | bucket `ratebus-interest`, key `{product}.{tariff}`|
- * | fetcher lease (KV, TTL)      | bucket `ratebus-lease`, key `fetcher`              |
+ * | fetcher lease (KV, no TTL)   | bucket `ratebus-lease`, key `fetcher`              |
  * | shared URL cache (KV, TTL)   | bucket `ratebus-urls`, key = sha256 hex of the URL |
  * | live rate pushes             | subject `ratebus.rates.{product}.{tariff}`         |
  * | refresh request/reply        | subject `ratebus.refresh.{product}.{tariff}`       |

@@ -42,7 +42,13 @@ function isStreamMissing(e: unknown): boolean {
 
 /** What the lease says about the leader. */
 export type LeaseState =
-  | { readonly kind: 'held'; readonly lease: LeaseValue; readonly revision: number }
+  | {
+      readonly kind: 'held';
+      readonly lease: LeaseValue;
+      readonly revision: number;
+      /** Server time of the last write (the last renew). */
+      readonly renewedAt: Date;
+    }
   | { readonly kind: 'none'; readonly reason: string }
   | { readonly kind: 'forbidden' }
   | { readonly kind: 'invalid'; readonly revision: number };
@@ -62,7 +68,7 @@ export async function readLease(nc: NatsConnection, timeoutMs: number): Promise<
   if (entry.operation !== 'PUT') return { kind: 'none', reason: 'the last leader released the lease' };
   const r = decode(LeaseValueSchema, 'LeaseValue', entry.value);
   return r.ok
-    ? { kind: 'held', lease: r.value, revision: entry.revision }
+    ? { kind: 'held', lease: r.value, revision: entry.revision, renewedAt: entry.created }
     : { kind: 'invalid', revision: entry.revision };
 }
 

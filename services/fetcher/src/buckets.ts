@@ -5,6 +5,7 @@ import { BUCKETS, type BucketRole, type RatebusConfig } from '@ratebus/schema';
 import type { Logger } from 'pino';
 import { BucketMismatchError } from './errors.js';
 import { DEFAULT_LEASE_REQUEST_TIMEOUT_MS } from './lease/elector.js';
+import { verifyLeaseBucket } from './lease/verify.js';
 import type { Buckets } from './worker/types.js';
 
 /** Every bucket of buses.md, bound and verified. */
@@ -20,13 +21,16 @@ export interface OpenBucketsOptions {
   logger?: Logger;
 }
 
-/** The settings each bucket needs: history 1, TTL per role (0 = none). */
+/**
+ * The settings each bucket needs: history 1, TTL per role (0 = none). The lease bucket has none: its keys
+ * lapse when watched unchanged for a lease duration (lease/verify.ts says why).
+ */
 export function bucketSpecs(config: RatebusConfig): Record<BucketRole, { ttlMs: number }> {
   return {
     rates: { ttlMs: 0 },
     checks: { ttlMs: 0 },
     interest: { ttlMs: config.interest.ttlMs },
-    lease: { ttlMs: config.lease.durationMs },
+    lease: { ttlMs: 0 },
     urls: { ttlMs: config.urlCacheTtlMs },
   };
 }
@@ -34,8 +38,9 @@ export function bucketSpecs(config: RatebusConfig): Record<BucketRole, { ttlMs: 
 /**
  * Creates (or binds) every ratebus bucket and verifies it. `Kvm.create()` does not reconcile an existing
  * bucket's config, so a TTL mismatch fails loudly (BucketMismatchError): a TTL on the rates bucket would
- * expire documents, a wrong lease TTL breaks the election's timing. History and replica differences are
- * only logged (harmless for correctness; fix with `nats kv edit` / stream edit).
+ * expire documents, a TTL on the lease bucket other than the lease duration of an earlier version breaks the
+ * election's timing. History and replica differences are only logged (harmless for correctness; fix with
+ * `nats kv edit` / stream edit).
  */
 export async function openBuckets(
   nc: NatsConnection,
@@ -58,7 +63,12 @@ export async function openBuckets(
     // with stale reads (only our own writes carry our nonce), and leader-only MSG.GET was measured to time
     // out for many seconds after a stream-leader failover on 2.9.10, so the default is kept.
     const kv = await (role === 'lease' ? leaseKvm : kvm).create(name, o);
-    await verifyBucket(kv, { ttlMs: ttl, history: 1, replicas }, opts.logger);
+    if (role === 'lease') {
+      await verifyLeaseBucket(kv, config.lease.durationMs, opts.logger);
+      await verifyBucket(kv, { history: 1, replicas }, opts.logger);
+    } else {
+      await verifyBucket(kv, { ttlMs: ttl, history: 1, replicas }, opts.logger);
+    }
     return kv;
   };
   const [rates, checks, interest, lease, urls] = await Promise.all([
@@ -71,14 +81,15 @@ export async function openBuckets(
   return { rates, checks, interest, lease, urls };
 }
 
-/** Throws BucketMismatchError when the TTL differs; logs history/replica differences. */
+/** Throws BucketMismatchError when the TTL differs (if given); logs history/replica differences. */
 export async function verifyBucket(
   kv: KV,
-  expected: { ttlMs: number; history?: number; replicas?: number },
+  expected: { ttlMs?: number; history?: number; replicas?: number },
   logger?: Logger,
 ): Promise<void> {
   const s = await kv.status();
-  if (s.ttl !== expected.ttlMs) throw new BucketMismatchError(s.bucket, 'ttl (ms)', expected.ttlMs, s.ttl);
+  if (expected.ttlMs !== undefined && s.ttl !== expected.ttlMs)
+    throw new BucketMismatchError(s.bucket, 'ttl (ms)', expected.ttlMs, s.ttl);
   if (expected.history !== undefined && s.history !== expected.history) {
     logger?.warn(
       { bucket: s.bucket, history: s.history, expected: expected.history },

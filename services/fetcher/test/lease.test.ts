@@ -31,6 +31,8 @@ interface Candidate {
   elector: LeaderElector;
   fences: Fence[];
   renewsOk: number[];
+  /** Send times of the successful renews. */
+  renewsSent: number[];
 }
 
 let bucketSeq = 0;
@@ -60,8 +62,12 @@ describe('Lease', function () {
     return nc;
   }
 
-  async function bucket(nc: NatsConnection, name: string, ttl = DURATION): Promise<KV> {
-    return new Kvm(jetstream(nc, { timeout: 1_000 })).create(name, { history: 1, ttl });
+  /** A lease bucket as the fetcher makes it (no TTL), or with `ttl` as an earlier version made it. */
+  async function bucket(nc: NatsConnection, name: string, ttl = 0): Promise<KV> {
+    return new Kvm(jetstream(nc, { timeout: 1_000 })).create(name, {
+      history: 1,
+      ...(ttl > 0 ? { ttl } : {}),
+    });
   }
 
   function newBucketName(): string {
@@ -83,6 +89,7 @@ describe('Lease', function () {
       kv,
       fences: [],
       renewsOk: [],
+      renewsSent: [],
       elector: undefined as unknown as LeaderElector,
     };
     c.elector = new LeaderElector({
@@ -100,13 +107,39 @@ describe('Lease', function () {
         events.push({ who: name, kind: 'deposed', term, at: performance.now(), reason });
       },
       observer: {
-        renew: (outcome) => {
-          if (outcome === 'ok') c.renewsOk.push(performance.now());
+        renew: (outcome, seconds) => {
+          if (outcome !== 'ok') return;
+          c.renewsOk.push(performance.now());
+          c.renewsSent.push(performance.now() - seconds * 1_000);
         },
       },
     });
     electors.push(c.elector);
     return c;
+  }
+
+  /** Starts candidate `who` alone and waits until it is elected; returns it with its first fence. */
+  async function elected(who: string, name: string, events: LeaseEvent[]): Promise<[Candidate, Fence]> {
+    const c = await candidate(who, name, events);
+    await c.elector.start();
+    const [fence] = await check(() => (c.fences.length > 0 ? c.fences : undefined), {
+      name: `${who} elected`,
+    });
+    assert.ok(fence);
+    return [c, fence];
+  }
+
+  /** `a` elected, then `b` campaigning while `a` renews `renews` times. */
+  async function leaderAndCandidate(
+    name: string,
+    events: LeaseEvent[],
+    renews = 2,
+  ): Promise<{ a: Candidate; first: Fence; b: Candidate }> {
+    const [a, first] = await elected('a', name, events);
+    const b = await candidate('b', name, events);
+    await b.elector.start();
+    await check(() => a.renewsOk.length >= renews, { name: 'a renews while b campaigns' });
+    return { a, first, b };
   }
 
   /** Leadership intervals per term; asserts terms strictly increase and intervals never overlap. */
@@ -163,7 +196,7 @@ describe('Lease', function () {
     assertSerialLeadership(events);
   });
 
-  it('hands over within one retry period after a graceful release (not by TTL expiry)', async () => {
+  it('hands over within one retry period after a graceful release (not by the lease lapsing)', async () => {
     const events: LeaseEvent[] = [];
     const name = newBucketName();
     const a = await candidate('a', name, events);
@@ -182,10 +215,10 @@ describe('Lease', function () {
     });
     const handover = performance.now() - releasedAt;
     logger.info({ handover }, 'handover after release');
-    // Expiry would take the full lease duration; a deleted key is taken at b's next create().
+    // A lapse would take the full lease duration; a deleted key is taken at b's next create().
     assert.ok(
       handover < DURATION,
-      `handover took ${handover} ms: the lease expired instead of being released`,
+      `handover took ${handover} ms: the lease lapsed instead of being released`,
     );
     assert.ok(fence && fence.term > (a.fences[0]?.term ?? 0));
     assert.deepEqual(
@@ -199,24 +232,18 @@ describe('Lease', function () {
   it('resign() ends the term, frees the key at once and keeps campaigning for a new term', async () => {
     const events: LeaseEvent[] = [];
     const name = newBucketName();
-    const a = await candidate('a', name, events);
-    await a.elector.start();
-    const [first] = await check(() => (a.fences.length > 0 ? a.fences : undefined), { name: 'a elected' });
-    assert.ok(first);
-    const b = await candidate('b', name, events);
-    await b.elector.start();
-    await check(() => a.renewsOk.length >= 2, { name: 'a renews while b campaigns' });
+    const { a, first, b } = await leaderAndCandidate(name, events);
 
     const resignedAt = performance.now();
     await a.elector.resign(first.term);
     assert.ok(first.signal.aborted, 'the resigned term is fenced off');
     assert.throws(() => first.assertLeading(), /resigned/);
     assert.equal(a.elector.state, 'candidate', 'still campaigning');
-    // The key was deleted: a candidate takes it at its next create(), well before the TTL would free it.
+    // The key was deleted: a candidate takes it at its next create(), well before the lease could lapse.
     const winner = await check(() => [a, b].find((c) => c.fences.some((f) => f.term > first.term)), {
       name: 'a new term',
     });
-    assert.ok(performance.now() - resignedAt < DURATION, 'taken before the TTL could expire the key');
+    assert.ok(performance.now() - resignedAt < DURATION, 'taken before the lease could lapse');
     assert.ok(winner.fences.at(-1)!.term > first.term);
     assert.equal(events.find((e) => e.kind === 'deposed')?.reason, 'resigned');
     await a.elector.resign(first.term); // an old term: nothing happens
@@ -224,7 +251,7 @@ describe('Lease', function () {
     assertSerialLeadership(events);
   });
 
-  it('steps down by its own deadline when renews fail, before the TTL could free the key', async () => {
+  it('steps down by its own deadline when renews fail, before anyone could take the key over', async () => {
     const events: LeaseEvent[] = [];
     const name = newBucketName();
     const proxy = await TcpProxy.start(ns.port);
@@ -237,28 +264,27 @@ describe('Lease', function () {
 
     // The leader's link goes dead without a close: its renews time out.
     proxy.blackhole();
-    const lastOk = a.renewsOk.at(-1) ?? 0;
+    const lastOk = a.renewsSent.at(-1) ?? 0;
     await check(() => events.find((e) => e.who === 'a' && e.kind === 'deposed'), {
       name: 'a deposed',
       timeout: 10_000,
     });
     const deposed = events.find((e) => e.who === 'a' && e.kind === 'deposed');
     assert.equal(deposed?.reason, 'deadline-passed');
-    // The server cannot expire the key before lastOk + DURATION (lastOk is after the send it confirms).
-    assert.ok(deposed && deposed.at < lastOk + DURATION, 'stepped down before the TTL could expire');
+    // Nobody can take the key over before lastOk + DURATION (its last revision was stored after that send).
+    assert.ok(deposed && deposed.at < lastOk + DURATION, 'stepped down before the lease could lapse');
     assert.throws(() => a.fences[0]?.assertLeading(), NotLeaderError);
 
-    await check(() => b.fences.length > 0, { name: 'b takes over after expiry', timeout: 10_000 });
+    await check(() => b.fences.length > 0, { name: 'b takes over once it lapsed', timeout: 10_000 });
+    const bElected = events.find((e) => e.who === 'b' && e.kind === 'elected');
+    assert.ok(bElected && bElected.at >= lastOk + DURATION, 'b waited a whole lease after the last renew');
     assertSerialLeadership(events);
   });
 
   it('keeps its term when an ambiguous renew turns out to be its own (same nonce)', async () => {
     const events: LeaseEvent[] = [];
     const name = newBucketName();
-    const a = await candidate('a', name, events);
-    await a.elector.start();
-    const [fence] = await check(() => (a.fences.length > 0 ? a.fences : undefined), { name: 'a elected' });
-    assert.ok(fence);
+    const [a, fence] = await elected('a', name, events);
     const other = await bucket(await conn(), name);
 
     // Land a write of a's own value behind its back, as if a timed-out renew had been stored: a's next
@@ -287,10 +313,7 @@ describe('Lease', function () {
   it('steps down at once when a renew conflict shows another nonce', async () => {
     const events: LeaseEvent[] = [];
     const name = newBucketName();
-    const a = await candidate('a', name, events);
-    await a.elector.start();
-    const [fence] = await check(() => (a.fences.length > 0 ? a.fences : undefined), { name: 'a elected' });
-    assert.ok(fence);
+    const [, fence] = await elected('a', name, events);
     const other = await bucket(await conn(), name);
     await check(
       async () => {
@@ -313,24 +336,61 @@ describe('Lease', function () {
     );
   });
 
-  it('refuses to start on a lease bucket whose TTL is not the lease duration', async () => {
+  it('takes over a key left behind by a dead leader after seeing it unchanged for a whole lease', async () => {
+    const events: LeaseEvent[] = [];
     const name = newBucketName();
-    const nc = await conn();
-    const kv = await bucket(nc, name, DURATION * 2);
-    const elector = new LeaderElector({
-      kv,
-      holder: 'x',
-      durationMs: DURATION,
-      renewDeadlineMs: DEADLINE,
-      retryPeriodMs: RETRY,
-      logger,
-      onElected: () => assert.fail('must not be elected'),
+    const { a, b } = await leaderAndCandidate(name, events, 4);
+    assert.equal(b.fences.length, 0, 'b never took a lease that was being renewed');
+
+    // a dies without releasing: its last revision stays (the bucket has no TTL).
+    await a.elector.stop();
+    const lastSent = a.renewsSent.at(-1) ?? 0;
+    const left = await a.kv.get(LEASE_KEY);
+    assert.equal(left?.operation, 'PUT');
+    const [fence] = await check(() => (b.fences.length > 0 ? b.fences : undefined), {
+      name: 'b takes over',
+      timeout: 3 * DURATION,
     });
-    electors.push(elector);
-    await assert.rejects(elector.start(), (e: unknown) => {
+    assert.ok(fence);
+    const bElected = events.find((e) => e.who === 'b' && e.kind === 'elected');
+    assert.ok(
+      bElected && bElected.at >= lastSent + DURATION,
+      'not before a whole lease after the last renew',
+    );
+    assert.ok(left && fence.term > left.revision, 'the take-over revision is the new term');
+    const now = await b.kv.get(LEASE_KEY);
+    const v = decodeOrThrow(LeaseValueSchema, 'LeaseValue', now?.value ?? new Uint8Array());
+    assert.equal(v.holder, 'b');
+    assert.equal(v.durationMs, DURATION, 'the value declares the lease duration');
+    assertSerialLeadership(events);
+  });
+
+  it('starts on a bucket without TTL or (made earlier) with TTL = lease; refuses any other TTL', async () => {
+    const nc = await conn();
+    const start = async (kv: KV) => {
+      const elector = new LeaderElector({
+        kv,
+        holder: 'x',
+        durationMs: DURATION,
+        renewDeadlineMs: DEADLINE,
+        retryPeriodMs: RETRY,
+        logger,
+        onElected: () => undefined,
+      });
+      electors.push(elector);
+      await elector.start();
+      return elector;
+    };
+    for (const ttl of [0, DURATION]) {
+      const kv = await bucket(nc, newBucketName(), ttl);
+      const elector = await start(kv);
+      await check(() => elector.leading, { name: `elected on a bucket with TTL ${ttl}` });
+    }
+    const kv = await bucket(nc, newBucketName(), DURATION * 2);
+    await assert.rejects(start(kv), (e: unknown) => {
       assert.ok(e instanceof BucketMismatchError);
       assert.equal(e.code, FetcherErrorCode.BucketMismatch);
-      assert.equal(e.expected, DURATION);
+      assert.equal(e.expected, 0);
       assert.equal(e.actual, DURATION * 2);
       return true;
     });

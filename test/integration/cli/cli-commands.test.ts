@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import { type KV, Kvm } from '@nats-io/kv';
 import { connect, headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   BUCKETS,
@@ -34,6 +34,8 @@ describe('ratebus CLI', function () {
   const stale = tariffN(2);
   const expired = tariffN(3);
   let freshDoc: RatesDocument;
+  let leaseKv: KV;
+  let leaseValue: LeaseValue;
 
   before(async () => {
     ns = await NatsServer.start();
@@ -58,14 +60,17 @@ describe('ratebus CLI', function () {
       by: 'pod-1',
     };
     await bus.interest.put(rateKey(fresh.product, fresh.tariff), JSON.stringify(interest));
-    const lease = await new Kvm(jetstream(nc)).create(BUCKETS.lease, { history: 1, ttl: 60_000 });
+    const lease = await new Kvm(jetstream(nc)).create(BUCKETS.lease, { history: 1 });
     const value: LeaseValue = {
       type: 'lease',
       schemaVersion: SCHEMA_VERSION,
       holder: 'fetcher-a',
       nonce: randomUUID(),
       acquiredAt: new Date(now - 5 * MIN).toISOString(),
+      durationMs: 60 * MIN,
     };
+    leaseKv = lease;
+    leaseValue = value;
     await lease.create(LEASE_KEY, JSON.stringify(value));
   });
   after(async () => {
@@ -79,6 +84,8 @@ describe('ratebus CLI', function () {
       assert.equal(r.code, 0, r.stderr);
       const report = JSON.parse(r.stdout);
       assert.equal(report.leader.holder, 'fetcher-a');
+      assert.equal(report.leader.lapsed, false);
+      assert.equal(report.leader.durationMs, 60 * MIN);
       assert.equal(report.term, 4, 'the check carries a newer term than any document');
       const byTariff = Object.fromEntries(report.tariffs.map((t: { tariff: string }) => [t.tariff, t]));
       assert.deepEqual(Object.keys(byTariff).sort(), [fresh.tariff, stale.tariff, expired.tariff].sort());
@@ -100,6 +107,34 @@ describe('ratebus CLI', function () {
       assert.match(r.stdout, new RegExp(`^${fresh.product}\\s+${fresh.tariff}\\s+fresh\\s.*\\syes$`, 'm'));
       assert.match(r.stdout, new RegExp(`^${stale.product}\\s+${stale.tariff}\\s+stale\\s.*\\sno$`, 'm'));
       assert.match(r.stdout, new RegExp(`^${expired.product}\\s+${expired.tariff}\\s+expired\\s`, 'm'));
+    });
+
+    it('says when the lease has lapsed: not renewed for longer than the duration it declares', async () => {
+      const e = await leaseKv.get(LEASE_KEY);
+      assert.ok(e);
+      const rev = await leaseKv.update(
+        LEASE_KEY,
+        JSON.stringify({ ...leaseValue, durationMs: 1_000 }),
+        e.revision,
+      );
+      const written = (await leaseKv.get(LEASE_KEY))?.created;
+      assert.equal((await leaseKv.get(LEASE_KEY))?.revision, rev);
+      const report = await check(
+        async () => {
+          const r = JSON.parse((await runCli(['status', '--json', ...server])).stdout);
+          return r.leader.lapsed ? r : null;
+        },
+        { name: 'the lease reported lapsed', timeout: 15_000 },
+      );
+      assert.equal(report.leader.renewedAt, written?.toISOString());
+      assert.ok(Date.now() - Date.parse(report.leader.renewedAt) > 1_000);
+      const r = await runCli(['status', ...server]);
+      assert.match(
+        r.stdout,
+        /^leader:\s+fetcher-a \(since .*LAPSED: last renewed .* no fetcher renews it\)$/m,
+      );
+      assert.match(r.stdout, /^term:\s+4 \(highest in documents and checks\)/m);
+      await leaseKv.update(LEASE_KEY, JSON.stringify(leaseValue), rev); // back to the live lease of the fixture
     });
 
     it('exits 1 with a clear message when NATS cannot be reached', async () => {

@@ -134,10 +134,10 @@ export async function putCheck(b: Buckets, doc: RatesDocument, checkedAt: Date |
   return b.checks.put(rateKey(doc.product, doc.tariff), JSON.stringify(c));
 }
 
-/** Creates `ratebus-lease` as the fetcher does: history 1, TTL = the lease duration. */
-export async function createLeaseBucket(nc: NatsConnection, ttlMs: number): Promise<KV> {
+/** Creates `ratebus-lease` as the fetcher does: history 1, no TTL (keys lapse when seen unrenewed). */
+export async function createLeaseBucket(nc: NatsConnection): Promise<KV> {
   const kvm = new Kvm(jetstream(nc, { timeout: 5_000 }));
-  return kvm.create(BUCKETS.lease, { history: 1, ttl: ttlMs });
+  return kvm.create(BUCKETS.lease, { history: 1 });
 }
 
 /**

@@ -38,7 +38,7 @@ describe('RateClient last resort with per-role credentials (services/nats/accoun
     // A fetcher created the buckets, wrote a document, and went away an hour ago.
     fetcher = await connectAs('fetcher', ns.url);
     const bus = await createBuckets(fetcher);
-    oldTerm = await pastFetcherTerm(await createLeaseBucket(fetcher, 2_000));
+    oldTerm = await pastFetcherTerm(await createLeaseBucket(fetcher));
     const end = new Date(Math.floor((Date.now() - 2 * 24 * HOUR_MS) / HOUR_MS) * HOUR_MS).toISOString();
     const doc = makeDoc(ref.product, ref.tariff, { term: oldTerm, fetchedAt: Date.now() - HOUR_MS, end });
     await putDoc(bus, doc);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -13,6 +14,7 @@ import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import {
   CheckedSchema,
   decode,
+  LEASE_KEY,
   RatesDocumentSchema,
   rateKey,
   ratesSubject,
@@ -32,8 +34,8 @@ import {
 } from './bus.js';
 
 const PRODUCT = 'AGILE-24-10-01';
-/** Lease TTL of these tests: a dead holder's lock is gone about 2 s after its last renewal. */
-const LEASE_TTL_MS = 2_000;
+/** Lock duration of these tests: a dead holder's lock is taken over about 2 s after its last renewal. */
+const LOCK_MS = 2_000;
 const HOUR_MS = 3_600_000;
 
 const unitRatesPath = (r: TariffRef) =>
@@ -71,6 +73,7 @@ describe('RateClient last resort', function () {
     },
     checkIntervalMs: 150,
     probeTimeoutMs: 500,
+    lockMs: LOCK_MS,
     ...extra,
   });
 
@@ -113,7 +116,7 @@ describe('RateClient last resort', function () {
     ns = await NatsServer.start();
     admin = await connect({ servers: ns.url });
     bus = await createBuckets(admin);
-    lease = await createLeaseBucket(admin, LEASE_TTL_MS);
+    lease = await createLeaseBucket(admin);
     oldTerm = await pastFetcherTerm(lease);
     sim.stats.reset();
     sim.faults.clear();
@@ -216,7 +219,7 @@ describe('RateClient last resort', function () {
     assert.equal(sim.stats.snapshot().byPath[unitRatesPath(ref)], 1);
   });
 
-  it('when the lock holder dies mid-fetch, its lock expires and another pod takes over', async () => {
+  it('when the lock holder dies mid-fetch, its lock lapses and another pod takes it over', async () => {
     const ref = tariffRef(PRODUCT, 'E-1R-AGILE-24-10-01-A');
     const old = await expiredDoc(ref);
     // The first unit-rates request hangs: whoever takes the lock first is stuck in its fetch.
@@ -263,6 +266,49 @@ describe('RateClient last resort', function () {
       'the stuck holder gave up',
     );
     assert.equal(sim.stats.snapshot().byPath[unitRatesPath(ref)], 2, 'the stuck fetch and the take-over');
+  });
+
+  it('a renewed fetcher lease keeps pods off; once it is left unrenewed for its duration, one pod fetches', async () => {
+    const ref = tariffRef(PRODUCT, 'E-1R-AGILE-24-10-01-D');
+    await expiredDoc(ref);
+    // A fetcher that leads but never answers refresh requests (stuck), then dies without releasing.
+    const value = JSON.stringify({ holder: 'stuck-fetcher', durationMs: LOCK_MS });
+    let rev = await lease.create(LEASE_KEY, value);
+    // A short back-off, so pods look again soon after the lease stops being renewed.
+    const all = await pods(4, () => ({ lastResort: lastResort({ minIntervalMs: 300 }) }));
+    const renewUntil = performance.now() + 2 * LOCK_MS;
+    let lastWrite = 0;
+    while (performance.now() < renewUntil) {
+      await check(() => all.every((c) => c.stats().lastResort['fetcher-leading'] >= 1), {
+        name: 'pods saw the lease',
+      });
+      lastWrite = Date.now();
+      rev = await lease.update(LEASE_KEY, value, rev);
+      await sleep(LOCK_MS / 4);
+    }
+    assert.equal(sim.stats.snapshot().total, 0, 'no upstream request while the lease was renewed');
+
+    const converged = await check(
+      () => {
+        const views = all.map((c) => c.get(ref.product, ref.tariff));
+        const v = views[0];
+        return v && v.document.term > rev && views.every((x) => x?.document.term === v.document.term)
+          ? v
+          : null;
+      },
+      { timeout: 20_000, name: 'all pods hold the last-resort document' },
+    );
+    const first = sim.stats.snapshot().log[0];
+    assert.ok(first, 'an upstream request');
+    const waited = Date.parse(first.at) - lastWrite;
+    assert.ok(waited >= LOCK_MS - 5, `fetched ${waited} ms after the last renewal was sent (< ${LOCK_MS})`);
+    assert.equal(sim.stats.snapshot().byPath[unitRatesPath(ref)], 1, 'one upstream fetch');
+    assert.equal(
+      (await lease.get(LEASE_KEY))?.revision,
+      rev,
+      'the dead lease itself is left to the fetchers',
+    );
+    assert.ok(converged.document.term > rev, 'the lock revision orders after the dead fetcher term');
   });
 
   it('never fetches while a fetcher answers refresh requests', async () => {

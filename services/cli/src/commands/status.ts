@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BUCKETS, CheckedSchema, decode, rateKey } from '@ratebus/schema';
+import { BUCKETS, CheckedSchema, DEFAULT_LEASE_DURATION_MS, decode, rateKey } from '@ratebus/schema';
 import { type LeaseState, openConnection, openRates, readKeys, readLease } from '../bus.js';
 import { fields, formatAge, table } from '../format.js';
 import type { CommandContext } from './context.js';
@@ -27,6 +27,15 @@ export interface StatusReport {
         readonly leaseRevision: number;
         /** The leader's term as written in the lease (from its first renew on); null before that. */
         readonly term: number | null;
+        /** Server time of the lease's last renew. */
+        readonly renewedAt: string;
+        /** The lease duration it declares (the default when it declares none). */
+        readonly durationMs: number;
+        /**
+         * Not renewed for longer than its duration (by this host's clock): its fetcher is gone, and the lease
+         * stays until another fetcher takes it over (the bucket has no TTL).
+         */
+        readonly lapsed: boolean;
       }
     | { readonly readable: true; readonly holder: null; readonly reason: string }
     | { readonly readable: false; readonly reason: string };
@@ -90,22 +99,27 @@ async function collect(nc: NatsConnection, ctx: CommandContext): Promise<StatusR
         interest: interest === null ? null : interest.has(key),
       });
     }
-    return { leader: leaderOf(lease), term, tariffs };
+    return { leader: leaderOf(lease, Date.now()), term, tariffs };
   } finally {
     await client.close();
   }
 }
 
-function leaderOf(l: LeaseState): StatusReport['leader'] {
+function leaderOf(l: LeaseState, now: number): StatusReport['leader'] {
   switch (l.kind) {
-    case 'held':
+    case 'held': {
+      const durationMs = l.lease.durationMs ?? DEFAULT_LEASE_DURATION_MS;
       return {
         readable: true,
         holder: l.lease.holder,
         since: l.lease.acquiredAt,
         leaseRevision: l.revision,
         term: l.lease.term ?? null,
+        renewedAt: l.renewedAt.toISOString(),
+        durationMs,
+        lapsed: now - l.renewedAt.getTime() > durationMs,
       };
+    }
     case 'none':
       return { readable: true, holder: null, reason: l.reason };
     case 'invalid':
@@ -126,10 +140,13 @@ export function render(r: StatusReport, now: number): string {
     ? `unknown (${l.reason})`
     : l.holder === null
       ? `none (${l.reason})`
-      : `${l.holder} (since ${l.since}, ${formatAge(now - Date.parse(l.since))} ago)`;
+      : l.lapsed
+        ? `${l.holder} (since ${l.since}; LAPSED: last renewed ${formatAge(now - Date.parse(l.renewedAt))} ago, ` +
+          `lease ${formatAge(l.durationMs)}: no fetcher renews it)`
+        : `${l.holder} (since ${l.since}, ${formatAge(now - Date.parse(l.since))} ago)`;
   let term =
     r.term === null ? 'unknown (no documents or checks yet)' : `${r.term} (highest in documents and checks)`;
-  if (l.readable && l.holder !== null && l.term !== null) term = `${l.term} (from the lease)`;
+  if (l.readable && l.holder !== null && l.term !== null && !l.lapsed) term = `${l.term} (from the lease)`;
   const head = fields([
     ['leader', leader],
     ['term', term],

@@ -9,7 +9,7 @@ import { verifyLeaseBucket } from './verify.js';
 
 /** Upper bound of one lease request (JetStream timeout), ms. */
 export const DEFAULT_LEASE_REQUEST_TIMEOUT_MS = 2_000;
-/** Candidates poll `create()` every retry period × (1 + up to this fraction). */
+/** Candidates read the key every retry period × (1 + up to this fraction). */
 export const CAMPAIGN_JITTER = 0.2;
 
 /** Why a leader stopped leading. */
@@ -27,13 +27,13 @@ export interface ElectorObserver {
 }
 
 export interface LeaderElectorOptions {
-  /** The lease bucket. Its TTL must equal `durationMs` (checked by `start()`). */
+  /** The lease bucket: no TTL (or, made by an earlier version, TTL = `durationMs`; checked by `start()`). */
   kv: KV;
   /** Lease key inside the bucket. Default `fetcher` (LEASE_KEY). */
   key?: string;
   /** Identity written into the lease value (FETCHER_ID). */
   holder: string;
-  /** Lease duration = bucket TTL, ms. */
+  /** Lease duration, ms: a candidate takes over a key whose revision it has seen unchanged this long. */
   durationMs: number;
   /** A leader stops this long after the send time of its last good renew, ms. */
   renewDeadlineMs: number;
@@ -84,12 +84,15 @@ const now = () => performance.now();
 
 /**
  * Lease election on a NATS KV key (nats-server 2.9 compatible), after k8s client-go's leaderelection:
- * candidates poll `create()`; the create revision is the fencing term; the leader renews with a CAS
- * `update()` every retry period and stops on its own monotonic deadline (`renewDeadlineMs` after the send
- * time of its last good renew), which always comes before the server can expire the key (bucket TTL =
- * `durationMs`, counted from when the write was stored). An ambiguous renew (timeout, then "wrong last
- * sequence") is resolved by re-reading the per-term nonce. `release()` deletes the key so a candidate's
- * next `create()` wins at once.
+ * candidates read the key every retry period; they `create()` it when it is absent or deleted, and take it
+ * over with a CAS `update()` once they have seen the same revision for `durationMs` (measured on their own
+ * monotonic clock from the first read that returned it, like client-go's observedTime). The revision of that
+ * winning write is the fencing term. The leader renews with a CAS `update()` every retry period and stops on
+ * its own monotonic deadline (`renewDeadlineMs` after the send time of its last good renew), which always
+ * comes before anyone can take over: that needs the revision unchanged for `durationMs` after it was stored,
+ * which is after it was sent. The bucket has no TTL (see verify.ts). An ambiguous renew (timeout, then
+ * "wrong last sequence") is resolved by re-reading the per-term nonce. `release()` deletes the key so a
+ * candidate's next `create()` wins at once.
  */
 export class LeaderElector implements AsyncDisposable {
   private readonly kv: KV;
@@ -106,6 +109,8 @@ export class LeaderElector implements AsyncDisposable {
   /** Our latest known write of the key in our latest term, kept after stop so release() can delete it. */
   private held: { term: number; rev: number } | null = null;
   private lastCampaignWarn = 0;
+  /** The held key's revision as this candidate first read it, and when the read returned (monotonic ms). */
+  private observed: { rev: number; at: number } | null = null;
 
   constructor(opts: LeaderElectorOptions) {
     this.opts = opts;
@@ -137,7 +142,7 @@ export class LeaderElector implements AsyncDisposable {
   /** Verifies the bucket's TTL (throws BucketMismatchError) and starts campaigning. */
   async start(): Promise<void> {
     if (this.started || this.stopped) return;
-    await verifyLeaseBucket(this.kv, this.opts.durationMs);
+    await verifyLeaseBucket(this.kv, this.opts.durationMs, this.opts.logger);
     if (this.stopped) return;
     this.started = true;
     this.opts.logger.info(
@@ -183,7 +188,7 @@ export class LeaderElector implements AsyncDisposable {
       await this.kv.delete(this.key, { previousSeq: held.rev });
       this.opts.logger.info({ term }, `lease released term=${term} (resigned)`);
     } catch (e) {
-      this.opts.logger.info({ term, err: e }, 'resigned; the lease was not deleted and will expire by TTL');
+      this.opts.logger.info({ term, err: e }, 'resigned; the lease was not deleted and will lapse');
     }
   }
 
@@ -200,7 +205,7 @@ export class LeaderElector implements AsyncDisposable {
       if (isWrongLastSequence(e)) {
         this.opts.logger.info({ term: held.term }, 'lease was no longer ours; nothing to release');
       } else {
-        this.opts.logger.warn({ term: held.term, err: e }, 'lease release failed; it will expire by TTL');
+        this.opts.logger.warn({ term: held.term, err: e }, 'lease release failed; it will lapse');
       }
     }
   }
@@ -245,32 +250,72 @@ export class LeaderElector implements AsyncDisposable {
   private async campaign(): Promise<void> {
     if (!this.candidate) {
       const nonce = randomUUID();
-      this.candidate = { nonce, value: leaseValue(this.opts.holder, nonce, new Date()), unknownSince: null };
+      const value = leaseValue(this.opts.holder, nonce, new Date(), this.opts.durationMs);
+      this.candidate = { nonce, value, unknownSince: null };
     }
     const c = this.candidate;
+    if (c.unknownSince !== null) {
+      // An earlier write of ours may have landed: settle that before anything else.
+      await this.resolveUnknownCreate(c);
+      if (this.candidate !== c || c.unknownSince !== null) return;
+    }
+    let entry: Awaited<ReturnType<KV['get']>>;
+    try {
+      entry = await this.kv.get(this.key);
+    } catch (e) {
+      this.warnCampaign(e, 'lease read failed; retrying');
+      return;
+    }
+    if (entry?.operation !== 'PUT') {
+      this.observed = null;
+      await this.acquire(c, null);
+      return;
+    }
+    // Held, or left behind by a holder that died: only a revision unchanged for a whole lease is free.
+    const seenAt = now();
+    if (this.observed?.rev !== entry.revision) {
+      this.observed = { rev: entry.revision, at: seenAt };
+      return;
+    }
+    if (seenAt - this.observed.at < this.opts.durationMs) return;
+    await this.acquire(c, entry.revision);
+  }
+
+  /** `create()` (expected null) or takes over the revision `expected` with a CAS `update()`. */
+  private async acquire(c: Candidate, expected: number | null): Promise<void> {
     const sent = now();
     let rev: number;
     try {
-      rev = await this.kv.create(this.key, c.value);
+      rev =
+        expected === null
+          ? await this.kv.create(this.key, c.value)
+          : await this.kv.update(this.key, c.value, expected);
     } catch (e) {
-      if (isWrongLastSequence(e)) {
-        // Normal while someone else leads. If an earlier create of ours may have landed, check for it.
-        if (c.unknownSince !== null) await this.resolveUnknownCreate(c);
-        return;
-      }
+      // "Wrong last sequence": someone else was quicker, the holder renewed, or our read was stale.
+      if (isWrongLastSequence(e)) return;
       // Timeout, no responders, closed connection ...: the write may or may not have been stored.
       if (c.unknownSince === null) c.unknownSince = sent;
-      if (now() - this.lastCampaignWarn > 10 * this.opts.retryPeriodMs) {
-        this.lastCampaignWarn = now();
-        this.opts.logger.warn({ err: e, kind: errorKind(e) }, 'lease campaign request failed; retrying');
-      }
+      this.warnCampaign(e, 'lease campaign request failed; retrying');
       return;
     }
     this.candidate = null;
+    this.observed = null;
+    if (expected !== null) {
+      this.opts.logger.info(
+        { previous: expected, durationMs: this.opts.durationMs },
+        'took over a lease left unrenewed for a whole lease duration',
+      );
+    }
     this.becomeLeader(rev, c, sent);
   }
 
-  /** An earlier create timed out and a later one found the key taken: was it our own write? */
+  private warnCampaign(e: unknown, msg: string): void {
+    if (now() - this.lastCampaignWarn <= 10 * this.opts.retryPeriodMs) return;
+    this.lastCampaignWarn = now();
+    this.opts.logger.warn({ err: e, kind: errorKind(e) }, msg);
+  }
+
+  /** An earlier create or takeover timed out: was it stored? Settles `unknownSince` unless the read fails. */
   private async resolveUnknownCreate(c: Candidate): Promise<void> {
     let entry: Awaited<ReturnType<KV['get']>>;
     try {
@@ -281,7 +326,7 @@ export class LeaderElector implements AsyncDisposable {
     const lease = readLease(entry);
     const since = c.unknownSince;
     if (!entry || !lease || lease.nonce !== c.nonce || since === null) {
-      c.unknownSince = null; // someone else's lease: our earlier write did not land
+      c.unknownSince = null; // not our nonce: our earlier write did not land
       return;
     }
     this.candidate = null;
@@ -290,10 +335,10 @@ export class LeaderElector implements AsyncDisposable {
         { term: entry.revision },
         'an earlier ambiguous create of ours landed; adopting it',
       );
-      // Nobody else writes our nonce and we never renewed it, so this revision is its create revision.
+      // Nobody else writes our nonce and we never renewed it, so this revision is the winning write's.
       this.becomeLeader(entry.revision, c, since);
     } else {
-      // Too old to lead on safely: free it rather than leave everyone waiting for the TTL.
+      // Too old to lead on safely: free it rather than leave everyone waiting a whole lease.
       await this.kv.delete(this.key, { previousSeq: entry.revision }).catch(() => undefined);
     }
   }

@@ -3,13 +3,14 @@ import type { KvEntry } from '@nats-io/kv';
 import { decode, type LeaseValue, LeaseValueSchema, SCHEMA_VERSION } from '@ratebus/schema';
 
 /** The JSON written under the lease key for one term (the nonce is per term, not per write). */
-export function leaseValue(holder: string, nonce: string, acquiredAt: Date): string {
+export function leaseValue(holder: string, nonce: string, acquiredAt: Date, durationMs: number): string {
   const value: LeaseValue = {
     type: 'lease',
     schemaVersion: SCHEMA_VERSION,
     holder,
     nonce,
     acquiredAt: acquiredAt.toISOString(),
+    durationMs,
   };
   return JSON.stringify(value);
 }
