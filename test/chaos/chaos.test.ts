@@ -216,6 +216,7 @@ describe('Chaos', function () {
       finalBytesCompared: bytesCompared,
       storedAheadOfPublished: notLost.aheadOfPublished,
       podUpdates: tracker.checks,
+      podUpdatesRebased: tracker.rebased,
       podStats: w.pods.map((p) => {
         const st = p.client.stats();
         return {
@@ -224,6 +225,8 @@ describe('Chaos', function () {
           resyncs: st.resyncs,
           rejected: st.rejected,
           shortListings: st.shortListings,
+          sequenceRollbacks: st.sequenceRollbacks,
+          rebased: st.rebased,
         };
       }),
       leaderAfterFaults: leader?.id ?? null,
@@ -238,7 +241,8 @@ describe('Chaos', function () {
     console.log(
       `      chaos ${s.mode}: faults ${kinds} | checks ${checkText} | violations ${totalViolations}` +
         ` | converged in ${convergenceMs ?? '-'} ms (bound ${CONVERGENCE_BOUND_MS}) | ${all.length} upstream requests,` +
-        ` ${summary.terms} terms, ${published.length} documents published | stream leader rollbacks seen: ${streams.rollbacks.length}`,
+        ` ${summary.terms} terms, ${published.length} documents published | stream leader rollbacks seen: ${streams.rollbacks.length}` +
+        ` | pod updates rebased on a lost revision: ${tracker.rebased}`,
     );
     if (s.mode === 'long' || process.env.RATEBUS_CHAOS_JSON) {
       mkdirSync(RESULTS, { recursive: true });

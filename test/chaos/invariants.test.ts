@@ -78,6 +78,24 @@ describe('Chaos invariants (checkers)', () => {
       assert.equal(t.violations.length, 4);
       assert.equal(t.checks, 8);
     });
+
+    it('lets a rebased update lower the revision, never the term or the coverage', () => {
+      const t = new MonotonicTracker();
+      const doc = (term: number, revision: number, coversThrough: string, rebased?: boolean) => ({
+        kind: 'document' as const,
+        term,
+        revision,
+        coversThrough,
+        ...(rebased ? { rebased } : {}),
+      });
+      assert.equal(t.observe('p', 'k', doc(5, 167, '2026-11-04T23:00:00Z')), null);
+      assert.ok(t.observe('p', 'k', doc(5, 161, '2026-11-04T23:00:00Z')), 'lower revision, not rebased');
+      assert.equal(t.observe('p', 'k', doc(5, 150, '2026-11-04T23:00:00Z', true)), null, 'rebased');
+      assert.ok(t.observe('p', 'k', doc(4, 140, '2026-11-04T23:00:00Z', true)), 'rebased to an older term');
+      assert.ok(t.observe('p', 'k', doc(5, 130, '2026-11-03T23:00:00Z', true)), 'rebased to less coverage');
+      assert.equal(t.rebased, 3);
+      assert.equal(t.violations.length, 3);
+    });
   });
 
   describe('not lost', () => {

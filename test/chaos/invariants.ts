@@ -96,6 +96,11 @@ export interface AppliedDoc {
   revision: number;
   /** ISO end of coverage; null = open-ended (covers everything, ranks highest). */
   coversThrough: string | null;
+  /**
+   * The pod took a lower revision because the stream leader no longer had the one it held (the server lost
+   * acknowledged writes): the revision may go down here, term and coverage still may not.
+   */
+  rebased?: boolean;
 }
 
 const coverage = (c: string | null): number => (c === null ? Infinity : Date.parse(c));
@@ -104,11 +109,13 @@ const coverage = (c: string | null): number => (c === null ? Infinity : Date.par
  * Invariant 2, "no document ever goes backwards at any pod": per pod and tariff, the applied sequence of
  * (term, revision, coversThrough) never decreases — term and coverage are non-decreasing, the revision
  * strictly increases for new content and stays for confirmations — and a held document is never removed
- * (the rates bucket has no TTL and is never purged).
+ * (the rates bucket has no TTL and is never purged). One exception, counted in `rebased`: an update marked
+ * `rebased` may lower the revision (the store itself went back; term and coverage are still checked).
  */
 export class MonotonicTracker {
   readonly #last = new Map<string, AppliedDoc>();
   checks = 0;
+  rebased = 0;
   readonly violations: Violation[] = [];
 
   observe(pod: string, key: string, doc: AppliedDoc): Violation | null {
@@ -118,10 +125,14 @@ export class MonotonicTracker {
     let why: string | null = null;
     if (doc.kind === 'removed') why = 'a held document was removed';
     else if (prev) {
+      // A rebased update may lower the revision (the store no longer had the held one), nothing else.
+      if (doc.rebased) this.rebased++;
+      const revisionRules = !doc.rebased;
       if (doc.term < prev.term) why = `term ${prev.term} → ${doc.term}`;
-      else if (doc.kind === 'document' && doc.revision <= prev.revision)
+      else if (revisionRules && doc.kind === 'document' && doc.revision <= prev.revision)
         why = `revision ${prev.revision} → ${doc.revision} for new content`;
-      else if (doc.revision < prev.revision) why = `revision ${prev.revision} → ${doc.revision}`;
+      else if (revisionRules && doc.revision < prev.revision)
+        why = `revision ${prev.revision} → ${doc.revision}`;
       else if (coverage(doc.coversThrough) < coverage(prev.coversThrough))
         why = `coversThrough ${prev.coversThrough} → ${doc.coversThrough}`;
     }

@@ -169,6 +169,7 @@ export class ChaosWorld {
           // The document's revision in ratebus-rates (a confirmation's own `revision` is the checks bucket's).
           revision: u.view?.revision ?? u.revision,
           coversThrough: u.view?.coversThrough ?? null,
+          ...(u.rebased ? { rebased: true } : {}),
         });
       });
       this.pods.push({ name, client, proxy });

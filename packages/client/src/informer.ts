@@ -65,6 +65,8 @@ export class BucketInformer {
   });
   checks = 0;
   restarts = 0;
+  /** Resync checks that found the stream's last sequence below the applied one (writes lost by the server). */
+  rollbacks = 0;
   /** Relists that listed fewer keys than the stream leader counted (served by a replica behind it). */
   shortListings = 0;
 
@@ -141,7 +143,20 @@ export class BucketInformer {
       return this.restart('relist');
     }
     const last = st.streamInfo.state.last_seq;
-    if (last <= this.lastSeen) return;
+    if (last < this.lastSeen) {
+      // The stream's sequence went back without a new stream: the server lost acknowledged writes (a node
+      // crash on nats-server 2.9.x) and will hand their numbers out again. Resuming after what we applied
+      // would skip those; a relist sees every key, and a key held at a revision the leader no longer has is
+      // taken from the store (CopyKeeper.checkLoss).
+      this.rollbacks++;
+      this.logger.warn(
+        { bucket: this.bucket, last, applied: this.lastSeen },
+        "the bucket's last sequence is below what this client applied; relisting",
+      );
+      this.lastSeen = last;
+      return this.restart('relist');
+    }
+    if (last === this.lastSeen) return;
     // A write may be in flight to the watch right now; give it a moment before calling the watch stuck.
     await sleep(this.opts.resyncGraceMs, this.abort.signal);
     if (this.lastSeen >= last || this.stopped) return;

@@ -15,8 +15,13 @@ export interface CopyCounters {
   duplicates: number;
   removed: number;
   restored: number;
+  /** Held revisions the stream leader no longer had (writes lost by the server): the stored one was taken. */
+  rebased: number;
   rejected: Record<RejectReason, number>;
 }
+
+/** Reads a key's latest entry through its stream's leader (STREAM.MSG.GET); null when never written. */
+export type LeaderRead = (bucket: string, key: string) => Promise<BucketEntry | null>;
 
 /**
  * Applies what the informers see to the local copy, and turns each change into an update event, a hook
@@ -32,6 +37,7 @@ export class CopyKeeper {
     duplicates: 0,
     removed: 0,
     restored: 0,
+    rebased: 0,
     rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
   };
 
@@ -50,6 +56,10 @@ export class CopyKeeper {
       }
     },
   };
+
+  /** Set once connected: confirms a suspected loss of writes before the copy takes a lower revision. */
+  leaderRead: LeaderRead | null = null;
+  private readonly verifying = new Set<string>();
 
   constructor(
     private readonly o: ResolvedOptions,
@@ -104,6 +114,8 @@ export class CopyKeeper {
     }
     const r = this.copy.applyDocument(e.key, e.value, e.revision, epoch);
     if (this.counted(r, BUCKETS.rates, e)) this.changed('document', e.key, e.revision);
+    else if (r.kind === 'rejected' && r.reason === 'older-revision')
+      this.checkLoss(BUCKETS.rates, e.key, epoch);
   }
 
   private onChecks(e: BucketEntry, epoch: Epoch): void {
@@ -112,9 +124,50 @@ export class CopyKeeper {
       this.copy.removeCheck(e.key, e.revision, epoch);
     } else {
       const r = this.copy.applyCheck(e.key, e.value, e.revision, epoch);
-      if (!this.counted(r, BUCKETS.checks, e)) return;
+      if (!this.counted(r, BUCKETS.checks, e)) {
+        if (r.kind === 'rejected' && r.reason === 'older-revision')
+          this.checkLoss(BUCKETS.checks, e.key, epoch);
+        return;
+      }
     }
     if (this.copy.confirmedAt(e.key) !== before) this.confirmationChanged(e.key, e.revision);
+  }
+
+  /**
+   * A message older than the held revision: normally a replay or a lagging replica's answer. But when the
+   * stream leader itself has the key at a lower revision than the one held, the server lost acknowledged
+   * writes (a node crash on nats-server 2.9.x can do that) and reissues their sequence numbers: without this
+   * check the copy would refuse every later write of the key until the stream's sequence passed the held
+   * revision again. Then the stored entry is taken (term and coverage rules still apply), the update is
+   * marked `rebased`, and `stats().rebased` counts it. One check per key at a time.
+   */
+  private checkLoss(bucket: string, key: string, epoch: Epoch): void {
+    const id = `${bucket}/${key}`;
+    const read = this.leaderRead;
+    if (!read || this.verifying.has(id)) return;
+    this.verifying.add(id);
+    void read(bucket, key)
+      .then((e) => {
+        const held = bucket === BUCKETS.rates ? this.copy.document(key) : this.copy.check(key);
+        if (e?.operation !== 'PUT' || !held || held.epoch !== epoch || e.revision >= held.revision) return;
+        this.counters.rebased++;
+        this.logger.warn(
+          { bucket, key, held: held.revision, stored: e.revision },
+          'the stream leader no longer has the held revision (writes lost by the server); taking the stored one',
+        );
+        if (bucket === BUCKETS.rates) {
+          const r = this.copy.applyDocument(key, e.value, e.revision, epoch, true);
+          if (this.counted(r, bucket, e)) this.changed('document', key, e.revision, true);
+        } else {
+          const before = this.copy.confirmedAt(key);
+          const r = this.copy.applyCheck(key, e.value, e.revision, epoch, true);
+          if (this.counted(r, bucket, e) && this.copy.confirmedAt(key) !== before) {
+            this.confirmationChanged(key, e.revision, true);
+          }
+        }
+      })
+      .catch((err: unknown) => this.logger.debug({ bucket, key, ...errInfo(err) }, 'leader read failed'))
+      .finally(() => this.verifying.delete(id));
   }
 
   /** Counts a result; true when it changed the copy. */
@@ -127,10 +180,10 @@ export class CopyKeeper {
     return false;
   }
 
-  private confirmationChanged(key: string, revision: number): void {
+  private confirmationChanged(key: string, revision: number, rebased = false): void {
     if (!this.copy.document(key)) return;
     this.counters.confirmations++;
-    this.changed('confirmation', key, revision);
+    this.changed('confirmation', key, revision, rebased);
   }
 
   private removed(key: string, revision: number): void {
@@ -144,13 +197,13 @@ export class CopyKeeper {
     this.notify('removed', key, ref, revision, undefined);
   }
 
-  private changed(kind: UpdateKind, key: string, revision: number): void {
+  private changed(kind: UpdateKind, key: string, revision: number, rebased = false): void {
     const held = this.copy.document(key);
     const confirmed = this.copy.confirmedAt(key);
     if (!held || confirmed === undefined) return;
     if (kind === 'document') this.counters.applied++;
     this.disk?.save(held, this.copy.check(key) ?? null, confirmed);
-    this.notify(kind, key, held.ref, revision, this.view(key));
+    this.notify(kind, key, held.ref, revision, this.view(key), rebased);
   }
 
   private notify(
@@ -159,10 +212,12 @@ export class CopyKeeper {
     ref: TariffRef,
     revision: number,
     view: RateView | undefined,
+    rebased = false,
   ): void {
     const bucket = kind === 'confirmation' ? BUCKETS.checks : BUCKETS.rates;
     this.safely(() => this.hooks.onUpdate?.({ kind, bucket, key, revision }));
-    this.hub.emit({ kind, product: ref.product, tariff: ref.tariff, revision, view });
+    const u = { kind, product: ref.product, tariff: ref.tariff, revision, view };
+    this.hub.emit(rebased ? { ...u, rebased: true } : u);
   }
 
   private safely(fn: () => void): void {

@@ -98,12 +98,22 @@ export class LocalCopy {
     return Math.max(fetched, Date.parse(c.checkedAt));
   }
 
-  /** Applies a `ratebus-rates` PUT. */
-  applyDocument(key: string, payload: Uint8Array | string, revision: number, epoch: Epoch): ApplyResult {
+  /**
+   * Applies a `ratebus-rates` PUT. With `rebase` (the stream leader confirmed that the bucket no longer has
+   * the held revision: the server lost acknowledged writes), a lower revision is taken; term and coverage
+   * rules still apply.
+   */
+  applyDocument(
+    key: string,
+    payload: Uint8Array | string,
+    revision: number,
+    epoch: Epoch,
+    rebase = false,
+  ): ApplyResult {
     const ref = refOf(key);
     if (!ref) return reject('invalid-key');
     const held = this.docs.get(key);
-    const rv = revisionVerdict(held, revision, epoch);
+    const rv = rebase ? null : revisionVerdict(held, revision, epoch);
     if (rv) return rv;
     const r = decode(RatesDocumentSchema, 'RatesDocument', payload);
     if (!r.ok) return reject('invalid-payload');
@@ -121,12 +131,18 @@ export class LocalCopy {
     return APPLIED;
   }
 
-  /** Applies a `ratebus-checks` PUT. */
-  applyCheck(key: string, payload: Uint8Array | string, revision: number, epoch: Epoch): ApplyResult {
+  /** Applies a `ratebus-checks` PUT; `rebase` as for {@link applyDocument}. */
+  applyCheck(
+    key: string,
+    payload: Uint8Array | string,
+    revision: number,
+    epoch: Epoch,
+    rebase = false,
+  ): ApplyResult {
     const ref = refOf(key);
     if (!ref) return reject('invalid-key');
     const held = this.checks.get(key);
-    const rv = revisionVerdict(held, revision, epoch);
+    const rv = rebase ? null : revisionVerdict(held, revision, epoch);
     if (rv) return rv;
     const r = decode(CheckedSchema, 'Checked', payload);
     if (!r.ok) return reject('invalid-payload');

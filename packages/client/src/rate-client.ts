@@ -66,6 +66,13 @@ export interface ClientStats {
    * behind the leader): nothing was removed on them.
    */
   readonly shortListings: number;
+  /**
+   * Resync checks that found a bucket's last sequence below what was applied, and keys whose held revision
+   * the stream leader no longer had, so the stored entry was taken (`rebased` updates): both mean the
+   * server lost acknowledged writes. 0 on a healthy server.
+   */
+  readonly sequenceRollbacks: number;
+  readonly rebased: number;
   readonly reconnects: number;
   /** Interest entries read to decide on a renewal. */
   readonly interestChecks: number;
@@ -314,6 +321,8 @@ export class RateClient implements AsyncDisposable {
       resyncs: { ...this.resyncs },
       resyncChecks: (this.sync.rates?.checks ?? 0) + (this.sync.checks?.checks ?? 0),
       shortListings: (this.sync.rates?.shortListings ?? 0) + (this.sync.checks?.shortListings ?? 0),
+      sequenceRollbacks: (this.sync.rates?.rollbacks ?? 0) + (this.sync.checks?.rollbacks ?? 0),
+      rebased: c.rebased,
       reconnects: this.sync.reconnects,
       interestChecks: interest?.checks ?? 0,
       interestWrites: interest?.writes ?? 0,

@@ -1,4 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS } from '@ratebus/schema';
@@ -6,7 +6,7 @@ import { connectionOptions, connectWithRetry } from './connection.js';
 import type { ClientHooks } from './hooks.js';
 import { BucketInformer } from './informer.js';
 import { InterestRenewer } from './interest.js';
-import type { CopyKeeper } from './keeper.js';
+import type { CopyKeeper, LeaderRead } from './keeper.js';
 import { type ClientLogger, errInfo } from './logger.js';
 import { DEFAULT_INTEREST_TTL_MS, type ResolvedOptions } from './options.js';
 import { Backoff, sleep } from './timing.js';
@@ -106,6 +106,7 @@ export class BusSync {
       this.bind(nc, BUCKETS.checks),
     ]);
     if (!ratesKv || !checksKv || this.abort.signal.aborted) return;
+    this.keeper.leaderRead = leaderReader(nc, this.o.jsTimeoutMs);
     const io = {
       resyncIntervalMs: this.o.resyncIntervalMs,
       resyncGraceMs: this.o.resyncGraceMs,
@@ -187,4 +188,22 @@ export class BusSync {
     }
     await this.run;
   }
+}
+
+/**
+ * Reads a key's latest entry with STREAM.MSG.GET, which only the stream leader answers (a watch or a direct
+ * get may be served by a replica that is behind). Pods may: the pod role allows MSG.GET on rates and checks.
+ */
+function leaderReader(nc: NatsConnection, timeout: number): LeaderRead {
+  let jsm: Promise<JetStreamManager> | null = null;
+  return async (bucket, key) => {
+    jsm ??= jetstreamManager(nc, { timeout, checkAPI: false }).catch((e: unknown) => {
+      jsm = null;
+      throw e;
+    });
+    const m = await (await jsm).streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` });
+    if (!m) return null;
+    const op = m.header?.get('KV-Operation');
+    return { key, value: m.data, revision: m.seq, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT' };
+  };
 }

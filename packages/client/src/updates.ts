@@ -12,6 +12,11 @@ export interface RateUpdate {
   readonly revision: number;
   /** The new view; undefined when removed. */
   readonly view: RateView | undefined;
+  /**
+   * Present when the revision went down: the stream leader no longer had the held revision (the server lost
+   * acknowledged writes) and the stored entry was taken. Term and coverage still never go back.
+   */
+  readonly rebased?: true;
 }
 
 export type UpdateListener = (u: RateUpdate) => void;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { RateClient } from '@ratebus/client';
+import { RateClient, type RateUpdate } from '@ratebus/client';
 import { check, NatsServer } from '@ratebus/testkit';
 import { createBuckets, makeDoc, putCheck, putDoc, tariffN } from './bus.js';
 
@@ -74,5 +74,87 @@ describe('RateClient persistence', function () {
     assert.equal(second.get(other.product, other.tariff)?.freshness, 'expired');
     assert.equal(second.get(junk.product, junk.tariff), undefined);
     assert.equal(second.stats().restored, 2);
+  });
+});
+
+describe('RateClient when the server lost acknowledged writes', function () {
+  this.timeout(30_000);
+  let ns: NatsServer;
+  let admin: NatsConnection;
+  let dir: string;
+  const clients: RateClient[] = [];
+
+  beforeEach(async () => {
+    ns = await NatsServer.start();
+    admin = await connect({ servers: ns.url });
+    dir = mkdtempSync(join(tmpdir(), 'ratebus-client-rebase-'));
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await admin?.close();
+    await ns?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * A pod that holds `key` at a revision the bucket no longer has (same stream): persisted by a first
+   * client, then its revision raised to 999 — what a pod holds after the server acknowledged a write,
+   * delivered it, and lost it in a crash (nats-server 2.9.x; see test/chaos/README.md).
+   */
+  async function holdLostRevision(product: string, tariff: string, term: number): Promise<void> {
+    const bus = await createBuckets(admin);
+    await putDoc(bus, makeDoc(product, tariff, { term, end: '2026-11-29T23:00:00Z' }));
+    const first = await RateClient.connect({ servers: ns.url, cacheDir: dir, ...FAST });
+    await first.ready();
+    await first.close();
+    const file = join(dir, `${product}_${tariff}.json`);
+    const persisted = JSON.parse(readFileSync(file, 'utf8')) as { revision: number };
+    writeFileSync(file, JSON.stringify({ ...persisted, revision: 999 }));
+  }
+
+  it('takes the stored document once the stream leader confirms the held revision is gone', async () => {
+    const { product, tariff } = tariffN(31);
+    await holdLostRevision(product, tariff, 5);
+    const bus = await createBuckets(admin);
+    const newer = makeDoc(product, tariff, { term: 5, end: '2026-11-30T23:00:00Z', seed: 2 });
+    const rev = await putDoc(bus, newer);
+    assert.ok(rev < 999);
+
+    const pod = await RateClient.connect({ servers: ns.url, cacheDir: dir, ...FAST });
+    clients.push(pod);
+    const updates: RateUpdate[] = [];
+    pod.on('update', (u) => updates.push(u));
+    const v = await check(
+      () => (pod.get(product, tariff)?.revision === rev ? pod.get(product, tariff) : null),
+      {
+        name: 'the stored document taken',
+      },
+    );
+    assert.equal(v?.document.contentHash, newer.contentHash);
+    assert.equal(pod.stats().rebased, 1);
+    assert.ok(pod.stats().rejected['older-revision'] >= 1, 'first refused as an older revision');
+    assert.ok(updates.some((u) => u.kind === 'document' && u.revision === rev && u.rebased === true));
+
+    // From there on, writes apply as usual.
+    const next = makeDoc(product, tariff, { term: 6, end: '2026-12-01T23:00:00Z', seed: 3 });
+    const rev2 = await putDoc(bus, next);
+    await check(() => pod.get(product, tariff)?.revision === rev2, { name: 'the next write applied' });
+    assert.equal(pod.stats().rebased, 1);
+    assert.equal(updates.at(-1)?.rebased, undefined);
+  });
+
+  it('still refuses a stored document of an older term than the held one', async () => {
+    const { product, tariff } = tariffN(32);
+    await holdLostRevision(product, tariff, 7);
+    const bus = await createBuckets(admin);
+    const older = makeDoc(product, tariff, { term: 6, end: '2026-11-30T23:00:00Z', seed: 2 });
+    await putDoc(bus, older);
+
+    const pod = await RateClient.connect({ servers: ns.url, cacheDir: dir, ...FAST });
+    clients.push(pod);
+    await check(() => pod.stats().rejected['older-term'] >= 1, { name: 'refused for its term' });
+    assert.equal(pod.stats().rebased, 1, 'the loss was confirmed');
+    assert.equal(pod.get(product, tariff)?.document.term, 7, 'the held document stays');
+    assert.equal(pod.get(product, tariff)?.revision, 999);
   });
 });
