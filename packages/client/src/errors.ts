@@ -87,7 +87,7 @@ export class ClientClosedError extends Error {
 export class LockLostError extends Error {
   readonly code = ClientErrorCode.LockLost;
   readonly key: string;
-  /** The lock's create revision, the fencing term of the lost holder. */
+  /** The lock's term (revision of the winning write) of the lost holder. */
   readonly term: number;
   constructor(key: string, term: number, options?: ErrorOptions) {
     super(`last-resort lock ${key} (term ${term}) is no longer held`, options);

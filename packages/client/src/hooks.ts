@@ -62,7 +62,7 @@ export const LAST_RESORT_OUTCOMES: readonly LastResortOutcome[] = [
 export interface LastResortEvent {
   readonly product: string;
   readonly tariff: string;
-  /** The lock's create revision when this pod held the lock. */
+  /** The lock's term (revision of the winning write) when this pod held the lock. */
   readonly term?: number;
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BUCKETS, type TariffRef } from '@ratebus/schema';
 import { DiskCache } from './disk-cache.js';
 import { freshnessOf } from './freshness.js';
@@ -19,6 +20,11 @@ export interface CopyCounters {
   rebased: number;
   rejected: Record<RejectReason, number>;
 }
+
+/** At most one check for lost writes per key this often, ms. */
+export const LOSS_CHECK_INTERVAL_MS = 5_000;
+/** The two leader reads of a loss check are this far apart, ms. */
+export const LOSS_CONFIRM_MS = 2_000;
 
 /** Reads a key's latest entry through its stream's leader (STREAM.MSG.GET); null when never written. */
 export type LeaderRead = (bucket: string, key: string) => Promise<BucketEntry | null>;
@@ -59,7 +65,8 @@ export class CopyKeeper {
 
   /** Set once connected: confirms a suspected loss of writes before the copy takes a lower revision. */
   leaderRead: LeaderRead | null = null;
-  private readonly verifying = new Set<string>();
+  /** Start time of the last loss check per bucket/key (monotonic ms). */
+  private readonly lossChecks = new Map<string, number>();
 
   constructor(
     private readonly o: ResolvedOptions,
@@ -139,35 +146,52 @@ export class CopyKeeper {
    * writes (a node crash on nats-server 2.9.x can do that) and reissues their sequence numbers: without this
    * check the copy would refuse every later write of the key until the stream's sequence passed the held
    * revision again. Then the stored entry is taken (term and coverage rules still apply), the update is
-   * marked `rebased`, and `stats().rebased` counts it. One check per key at a time.
+   * marked `rebased`, and `stats().rebased` counts it. Two leader reads `LOSS_CONFIRM_MS` apart must both
+   * lack the held revision — a node just restarted can answer for a moment as the leader it was, with its
+   * state from before the crash — and the held revision must not have moved meanwhile. At most one check
+   * per key every `LOSS_CHECK_INTERVAL_MS`.
    */
   private checkLoss(bucket: string, key: string, epoch: Epoch): void {
-    const id = `${bucket}/${key}`;
     const read = this.leaderRead;
-    if (!read || this.verifying.has(id)) return;
-    this.verifying.add(id);
-    void read(bucket, key)
-      .then((e) => {
-        const held = bucket === BUCKETS.rates ? this.copy.document(key) : this.copy.check(key);
-        if (e?.operation !== 'PUT' || !held || held.epoch !== epoch || e.revision >= held.revision) return;
-        this.counters.rebased++;
-        this.logger.warn(
-          { bucket, key, held: held.revision, stored: e.revision },
-          'the stream leader no longer has the held revision (writes lost by the server); taking the stored one',
-        );
-        if (bucket === BUCKETS.rates) {
-          const r = this.copy.applyDocument(key, e.value, e.revision, epoch, true);
-          if (this.counted(r, bucket, e)) this.changed('document', key, e.revision, true);
-        } else {
-          const before = this.copy.confirmedAt(key);
-          const r = this.copy.applyCheck(key, e.value, e.revision, epoch, true);
-          if (this.counted(r, bucket, e) && this.copy.confirmedAt(key) !== before) {
-            this.confirmationChanged(key, e.revision, true);
-          }
+    const id = `${bucket}/${key}`;
+    const last = this.lossChecks.get(id);
+    const started = performance.now();
+    if (!read || (last !== undefined && started - last < LOSS_CHECK_INTERVAL_MS)) return;
+    this.lossChecks.set(id, started);
+    const heldNow = () => (bucket === BUCKETS.rates ? this.copy.document(key) : this.copy.check(key));
+    const before = heldNow();
+    if (!before || before.epoch !== epoch) return;
+    const gone = async () => {
+      const e = await read(bucket, key);
+      const h = heldNow();
+      const lost = h?.revision === before.revision && h.epoch === epoch && e?.operation === 'PUT';
+      return lost && e.revision < before.revision ? e : null;
+    };
+    void (async () => {
+      if (!(await gone())) return;
+      await sleep(LOSS_CONFIRM_MS, undefined, { ref: false });
+      const e = await gone();
+      if (!e) return;
+      this.counters.rebased++;
+      this.logger.warn(
+        { bucket, key, held: before.revision, stored: e.revision },
+        'the stream leader no longer has the held revision (writes lost by the server); taking the stored one',
+      );
+      if (bucket === BUCKETS.rates) {
+        const r = this.copy.applyDocument(key, e.value, e.revision, epoch, true);
+        if (this.counted(r, bucket, e)) this.changed('document', key, e.revision, true);
+      } else {
+        const confirmed = this.copy.confirmedAt(key);
+        const r = this.copy.applyCheck(key, e.value, e.revision, epoch, true);
+        if (this.counted(r, bucket, e) && this.copy.confirmedAt(key) !== confirmed) {
+          this.confirmationChanged(key, e.revision, true);
         }
-      })
-      .catch((err: unknown) => this.logger.debug({ bucket, key, ...errInfo(err) }, 'leader read failed'))
-      .finally(() => this.verifying.delete(id));
+      }
+    })().catch((err: unknown) => {
+      // No answer (no stream leader yet, say): the next refused message may check again at once.
+      this.lossChecks.delete(id);
+      this.logger.debug({ bucket, key, ...errInfo(err) }, 'leader read failed');
+    });
   }
 
   /** Counts a result; true when it changed the copy. */

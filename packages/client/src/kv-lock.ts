@@ -39,7 +39,7 @@ export type LockSightings = Map<string, { rev: number; at: number }>;
  * made with a TTL by an earlier version, the TTL also frees the key (durationMs must then not exceed it).
  */
 export class KvLock {
-  /** Fencing term: the create revision. */
+  /** Fencing term: the revision of the write that won the lock (create or take-over). */
   readonly term: number;
   private rev: number;
   private deadline: number;

@@ -269,12 +269,17 @@ export class LastResort {
     if (lease?.operation !== 'PUT') return 'none';
     const at = performance.now();
     const prior = this.seen.get(LEASE_KEY);
+    const duration = declaredDuration(
+      lease.value,
+      w.leaseTtlMs > 0 ? w.leaseTtlMs : DEFAULT_LEASE_DURATION_MS,
+    );
     if (prior?.rev !== lease.revision) {
       this.seen.set(LEASE_KEY, { rev: lease.revision, at });
-      return prior === undefined ? 'seen' : 'renewing';
+      // Changed since a recent look: renewing. After a long gap the change says nothing about now.
+      const recent = 2 * Math.max(duration, this.o.checkIntervalMs);
+      return prior !== undefined && at - prior.at <= recent ? 'renewing' : 'seen';
     }
-    const fallback = w.leaseTtlMs > 0 ? w.leaseTtlMs : DEFAULT_LEASE_DURATION_MS;
-    return at - prior.at < declaredDuration(lease.value, fallback) ? 'seen' : 'none';
+    return at - prior.at < duration ? 'seen' : 'none';
   }
 
   /** True when a fetcher answers a refresh request (with a document or an error): it does the work. */

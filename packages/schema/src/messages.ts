@@ -14,7 +14,7 @@ export const LeaseValueSchema = z.strictObject({
   /** Random per term: lets a leader tell its own ambiguous write from someone else's. */
   nonce: z.uuid(),
   acquiredAt: UtcInstant,
-  /** The fencing term (the key's create revision). Absent in the create itself, written by every renew. */
+  /** The fencing term (revision of the winning create or take-over). Absent in that write, written by every renew. */
   term: z.int().positive().optional(),
   /**
    * The holder's lease duration, ms: a revision of the key left unchanged this long (as watched by a

@@ -128,7 +128,7 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
   leader.set(0);
   const term = new Gauge({
     name: 'ratebus_leader_term',
-    help: 'Fencing term (lease create revision) of the current or last leadership of this process.',
+    help: 'Fencing term (revision of the winning lease write) of the current or last leadership of this process.',
     registers,
   });
   const transitions = new Counter({

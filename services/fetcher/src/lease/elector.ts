@@ -37,7 +37,7 @@ export interface LeaderElectorOptions {
   durationMs: number;
   /** A leader stops this long after the send time of its last good renew, ms. */
   renewDeadlineMs: number;
-  /** Renew cadence of the leader and create() polling cadence of candidates, ms. */
+  /** Renew cadence of the leader and read cadence of candidates, ms. */
   retryPeriodMs: number;
   /** Timeout of each renew request, ms. Default min(2000, renewDeadlineMs / 2). */
   requestTimeoutMs?: number;
@@ -109,8 +109,11 @@ export class LeaderElector implements AsyncDisposable {
   /** Our latest known write of the key in our latest term, kept after stop so release() can delete it. */
   private held: { term: number; rev: number } | null = null;
   private lastCampaignWarn = 0;
-  /** The held key's revision as this candidate first read it, and when the read returned (monotonic ms). */
-  private observed: { rev: number; at: number } | null = null;
+  /**
+   * The held key as this candidate first read it (revision and value: a server that lost writes can hand a
+   * revision number out again, with another value), and when that read returned (monotonic ms).
+   */
+  private observed: { rev: number; value: string; at: number } | null = null;
 
   constructor(opts: LeaderElectorOptions) {
     this.opts = opts;
@@ -263,6 +266,8 @@ export class LeaderElector implements AsyncDisposable {
     try {
       entry = await this.kv.get(this.key);
     } catch (e) {
+      // Renews may have happened unseen meanwhile: watch again from the next read.
+      this.observed = null;
       this.warnCampaign(e, 'lease read failed; retrying');
       return;
     }
@@ -271,13 +276,18 @@ export class LeaderElector implements AsyncDisposable {
       await this.acquire(c, null);
       return;
     }
-    // Held, or left behind by a holder that died: only a revision unchanged for a whole lease is free.
+    // Held, or left behind by a holder that died: only the same write, unchanged for a whole lease, is free.
     const seenAt = now();
-    if (this.observed?.rev !== entry.revision) {
-      this.observed = { rev: entry.revision, at: seenAt };
+    const o = this.observed;
+    const value = entry.string();
+    // A lower revision than one already seen is a lagging replica's answer (direct gets): ignore it, so it
+    // cannot restart the count. If the store really went back, the take-over CAS fails and resets it.
+    if (o && entry.revision < o.rev) return;
+    if (o?.rev !== entry.revision || o.value !== value) {
+      this.observed = { rev: entry.revision, value, at: seenAt };
       return;
     }
-    if (seenAt - this.observed.at < this.opts.durationMs) return;
+    if (seenAt - o.at < this.opts.durationMs) return;
     await this.acquire(c, entry.revision);
   }
 
@@ -292,7 +302,10 @@ export class LeaderElector implements AsyncDisposable {
           : await this.kv.update(this.key, c.value, expected);
     } catch (e) {
       // "Wrong last sequence": someone else was quicker, the holder renewed, or our read was stale.
-      if (isWrongLastSequence(e)) return;
+      if (isWrongLastSequence(e)) {
+        this.observed = null;
+        return;
+      }
       // Timeout, no responders, closed connection ...: the write may or may not have been stored.
       if (c.unknownSince === null) c.unknownSince = sent;
       this.warnCampaign(e, 'lease campaign request failed; retrying');
@@ -326,7 +339,9 @@ export class LeaderElector implements AsyncDisposable {
     const lease = readLease(entry);
     const since = c.unknownSince;
     if (!entry || !lease || lease.nonce !== c.nonce || since === null) {
-      c.unknownSince = null; // not our nonce: our earlier write did not land
+      // Not our nonce: our earlier write did not land (or a lagging replica does not show it yet). Campaign
+      // on with a new nonce, so that write can never be adopted later with a later send time.
+      this.candidate = null;
       return;
     }
     this.candidate = null;
@@ -480,11 +495,13 @@ export class LeaderElector implements AsyncDisposable {
       this.opts.logger.info({ term: t.term, rev: entry.revision }, 'ambiguous renew was ours; adopted');
       return;
     }
-    if (!entry || !lease || (lease.nonce !== t.nonce && entry.revision > t.rev)) {
+    if (!entry || !lease || lease.nonce !== t.nonce) {
+      // Someone else's write, or none. Even at a revision below ours: our CAS was refused, so the key is not
+      // at our revision, and a server that lost writes can renumber a take-over below it.
       if (this.held?.term === t.term) this.held = null;
       this.stepDown(t, 'lease-lost');
     }
-    // Otherwise a stale read: keep trying until the deadline.
+    // Otherwise our own nonce at or below our revision (a stale read): keep trying until the deadline.
   }
 
   private stepDown(t: Term, reason: DeposedReason): void {

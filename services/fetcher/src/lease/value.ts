@@ -15,7 +15,7 @@ export function leaseValue(holder: string, nonce: string, acquiredAt: Date, dura
   return JSON.stringify(value);
 }
 
-/** The same lease value with its term, once the create revision is known (so `nats kv get` shows it). */
+/** The same lease value with its term, once the winning revision is known (so `nats kv get` shows it). */
 export function withTerm(value: string, term: number): string {
   return JSON.stringify({ ...(JSON.parse(value) as LeaseValue), term });
 }

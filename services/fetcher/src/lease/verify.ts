@@ -5,8 +5,9 @@ import { BucketMismatchError } from '../errors.js';
 /**
  * The lease bucket must have no TTL: the lease ends when candidates have watched the same revision for
  * `durationMs`, not when the server expires the key. A stream whose messages all expire by max_age can, on
- * nats-server before 2.10.11, come back from a node crash with a last sequence below revisions it had
- * acknowledged (measured: test/chaos/README.md), which would hand out a fencing term twice. A bucket made by
+ * nats-server 2.9.x, come back from a node crash with a last sequence below revisions it had acknowledged,
+ * handing out fencing terms twice; without the TTL the probe in test/chaos/lost-writes.ts saw that no more
+ * (streams without TTL were seen to lose writes too, much more rarely: test/chaos/README.md). A bucket made by
  * an earlier version with TTL = `durationMs` still works (the server then also frees a dead leader's key)
  * and is only logged; any other TTL fails with BucketMismatchError, since `Kvm.create()` opens an existing
  * bucket without changing its config.

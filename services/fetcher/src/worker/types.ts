@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 /** Proof of leadership handed to the worker for one term. */
 export interface Fence {
-  /** Fencing term: the lease key's create revision. Written into every document. */
+  /** Fencing term: the revision of the write that won the lease key. Written into every document. */
   readonly term: number;
   /** Aborted when leadership is lost (deadline passed, CAS lost, release) or on shutdown. */
   readonly signal: AbortSignal;
