@@ -65,7 +65,7 @@ export class BucketInformer {
   });
   checks = 0;
   restarts = 0;
-  /** Resync checks that found the stream's last sequence below the applied one (writes lost by the server). */
+  /** Resync checks that found the stream's last sequence below the applied one (server lost or renumbered writes). */
   rollbacks = 0;
   /** Relists that listed fewer keys than the stream leader counted (served by a replica behind it). */
   shortListings = 0;
@@ -144,8 +144,8 @@ export class BucketInformer {
     }
     const last = st.streamInfo.state.last_seq;
     if (last < this.lastSeen) {
-      // The stream's sequence went back without a new stream: the server lost acknowledged writes (a node
-      // crash on nats-server 2.9.x) and will hand their numbers out again. Resuming after what we applied
+      // The stream's sequence went back without a new stream: the server lost acknowledged writes, or we were
+      // served by a replica that numbered them differently (nats-server 2.9.x after node crashes). Resuming after what we applied
       // would skip those; a relist sees every key, and a key held at a revision the leader no longer has is
       // taken from the store (CopyKeeper.checkLoss).
       this.rollbacks++;

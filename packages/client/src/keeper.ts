@@ -16,12 +16,12 @@ export interface CopyCounters {
   duplicates: number;
   removed: number;
   restored: number;
-  /** Held revisions the stream leader no longer had (writes lost by the server): the stored one was taken. */
+  /** Held revisions the stream leader did not have (at a lower revision there): the stored entry was taken. */
   rebased: number;
   rejected: Record<RejectReason, number>;
 }
 
-/** At most one check for lost writes per key this often, ms. */
+/** At most one check of a refused older revision per key this often, ms. */
 export const LOSS_CHECK_INTERVAL_MS = 5_000;
 /** The two leader reads of a loss check are this far apart, ms. */
 export const LOSS_CONFIRM_MS = 2_000;
@@ -142,10 +142,11 @@ export class CopyKeeper {
 
   /**
    * A message older than the held revision: normally a replay or a lagging replica's answer. But when the
-   * stream leader itself has the key at a lower revision than the one held, the server lost acknowledged
-   * writes (a node crash on nats-server 2.9.x can do that) and reissues their sequence numbers: without this
-   * check the copy would refuse every later write of the key until the stream's sequence passed the held
-   * revision again. Then the stored entry is taken (term and coverage rules still apply), the update is
+   * stream leader itself has the key at a lower revision than the one held, the held revision is not the
+   * store's: the server lost acknowledged writes and numbers later ones again, or the pod was served by a
+   * replica that numbered writes differently from the leader (both seen with nats-server 2.9.10 after node
+   * crashes). Without this check the copy would refuse every later write of the key until the leader's
+   * sequence passed the held revision. Then the stored entry is taken (term and coverage rules still apply), the update is
    * marked `rebased`, and `stats().rebased` counts it. Two leader reads `LOSS_CONFIRM_MS` apart must both
    * lack the held revision — a node just restarted can answer for a moment as the leader it was, with its
    * state from before the crash — and the held revision must not have moved meanwhile. At most one check
@@ -175,7 +176,7 @@ export class CopyKeeper {
       this.counters.rebased++;
       this.logger.warn(
         { bucket, key, held: before.revision, stored: e.revision },
-        'the stream leader no longer has the held revision (writes lost by the server); taking the stored one',
+        'the stream leader has the key below the held revision (server lost or renumbered writes); taking its entry',
       );
       if (bucket === BUCKETS.rates) {
         const r = this.copy.applyDocument(key, e.value, e.revision, epoch, true);

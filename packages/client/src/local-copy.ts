@@ -100,7 +100,7 @@ export class LocalCopy {
 
   /**
    * Applies a `ratebus-rates` PUT. With `rebase` (the stream leader confirmed that the bucket no longer has
-   * the held revision: the server lost acknowledged writes), a lower revision is taken; term and coverage
+   * the held revision: it lost or renumbered writes), a lower revision is taken; term and coverage
    * rules still apply.
    */
   applyDocument(

@@ -68,8 +68,8 @@ export interface ClientStats {
   readonly shortListings: number;
   /**
    * Resync checks that found a bucket's last sequence below what was applied, and keys whose held revision
-   * the stream leader no longer had, so the stored entry was taken (`rebased` updates): both mean the
-   * server lost acknowledged writes. 0 on a healthy server.
+   * the stream leader did not have (it had the key lower), so its entry was taken (`rebased` updates): the
+   * server lost acknowledged writes, or its replicas numbered writes differently. 0 on a healthy server.
    */
   readonly sequenceRollbacks: number;
   readonly rebased: number;

@@ -13,8 +13,8 @@ export interface RateUpdate {
   /** The new view; undefined when removed. */
   readonly view: RateView | undefined;
   /**
-   * Present when the revision went down: the stream leader no longer had the held revision (the server lost
-   * acknowledged writes) and the stored entry was taken. Term and coverage still never go back.
+   * Present when the revision went down: the stream leader had the key below the held revision (the server
+   * lost or renumbered writes) and its entry was taken. Term and coverage still never go back.
    */
   readonly rebased?: true;
 }
