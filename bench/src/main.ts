@@ -108,6 +108,8 @@ interface ChaosSummary {
   upstreamRequests: number;
   violationSamples?: string[];
   streamRollbacks?: Array<{ at: string; stream: string; lastSeq: number; previousHigh: number }>;
+  podUpdatesRebased?: number;
+  podStats?: Array<{ sequenceRollbacks?: number }>;
 }
 
 /** The chaos suite's long mode writes its own summary (`RATEBUS_CHAOS=long`); it is shown here as is. */
@@ -123,7 +125,7 @@ async function chaosSection(): Promise<string | null> {
     '## Chaos: invariants under faults (long mode)',
     '',
     `Run finished ${c.finishedAt.slice(0, 16).replace('T', ' ')} UTC: ${Math.round(c.chaosMs / 60_000)} minutes of faults, all at once.`,
-    `Reproduce: \`RATEBUS_CHAOS=long npx mocha --no-config --timeout 1200000 --exit test/dist/chaos/chaos.test.js\` (after \`npm run build\`; \`RATEBUS_CHAOS_MS\` sets the length). The short mode runs in \`npm test\`. What each fault and invariant means: [test/chaos/README.md](../test/chaos/README.md).`,
+    `Reproduce: \`RATEBUS_CHAOS=long npx mocha --no-config --timeout 1200000 --exit test/dist/chaos/chaos.test.js\` (after \`npm run build\`; \`RATEBUS_CHAOS_MS\` sets the length). The short mode runs in \`npm test\`. What each fault and invariant means, and every long run so far with what it found: [test/chaos/README.md](../test/chaos/README.md) ("Long mode runs").`,
     '',
     '| | |',
     '|---|---|',
@@ -132,6 +134,11 @@ async function chaosSection(): Promise<string | null> {
     `| violations | **${c.totalViolations}** (${row(c.violations)}) |`,
     `| convergence after the faults stopped | ${c.convergenceMs === null ? `not within the bound (${c.convergenceBoundMs} ms)` : `${c.convergenceMs} ms (bound ${c.convergenceBoundMs} ms)`} |`,
     `| upstream requests during the run | ${c.upstreamRequests} |`,
+    ...(c.podUpdatesRebased === undefined
+      ? []
+      : [
+          `| pods' resync checks that found a bucket's sequence below what they had applied / updates they took at a lower revision because the stream leader had the key below the revision they had been served (the server's replicas numbered writes differently after node crashes) | ${(c.podStats ?? []).reduce((n, p) => n + (p.sequenceRollbacks ?? 0), 0)} / ${c.podUpdatesRebased} |`,
+        ]),
     ...(c.streamRollbacks
       ? [
           `| stream leader reporting a lower last sequence than an earlier leader (acknowledged writes lost; diagnostic) | ${

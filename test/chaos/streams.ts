@@ -3,7 +3,10 @@
  * records when a ratebus stream's last sequence, as reported by the node that leads it, falls below the
  * highest last sequence any leader of that stream reported before. A stream leader's last sequence going
  * backwards means acknowledged writes were lost (a lease term or a KV revision can then be issued twice).
- * A follower's lag after a restart is not recorded: only leaders' reports count.
+ * A follower's lag after a restart is not recorded: only leaders' reports count, and only when another node
+ * names the same leader in the same round — a node just restarted after a SIGKILL briefly reports itself the
+ * leader of the streams it led before, with its state from before the crash (seen in a standalone
+ * reproduction where no acknowledged write was lost).
  */
 import type { NatsServer } from '@ratebus/testkit';
 
@@ -71,6 +74,16 @@ export class StreamWatch {
       }),
     );
     this.samples++;
+    // stream → the leaders the nodes name for it
+    const named = new Map<string, string[]>();
+    for (const r of reports) {
+      for (const acc of r?.jsz.account_details ?? []) {
+        for (const s of acc.stream_detail ?? []) {
+          const leader = s.cluster?.leader;
+          if (r && s.name && leader) named.set(s.name, [...(named.get(s.name) ?? []), `${r.node}>${leader}`]);
+        }
+      }
+    }
     for (const r of reports) {
       for (const acc of r?.jsz.account_details ?? []) {
         for (const s of acc.stream_detail ?? []) {
@@ -78,6 +91,10 @@ export class StreamWatch {
           const last = s.state?.last_seq;
           if (!r || !name.startsWith('KV_ratebus-') || last === undefined) continue;
           if (s.cluster?.leader !== r.node) continue;
+          const confirmed = (named.get(name) ?? []).some(
+            (x) => x !== `${r.node}>${r.node}` && x.endsWith(`>${r.node}`),
+          );
+          if (!confirmed) continue;
           const high = this.#high.get(name);
           if (high && last < high.seq) {
             this.rollbacks.push({
