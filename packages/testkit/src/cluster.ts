@@ -1,4 +1,5 @@
 import { check } from './check.js';
+import { StartFailedError } from './errors.js';
 import { NatsServer, type NatsServerOptions } from './nats-server.js';
 import { freePort } from './ports.js';
 
@@ -15,6 +16,8 @@ export interface ClusterOptions {
   name?: string;
   /** Extra environment for every node (config files may reference `$VARS`). */
   env?: Record<string, string>;
+  /** Picks `count` distinct free ports not in `avoid`. Default: ask the OS. For tests of the retry. */
+  pickPorts?: (count: number, avoid: readonly number[]) => Promise<number[]>;
 }
 
 /**
@@ -28,12 +31,28 @@ export class NatsCluster implements AsyncDisposable {
     this.nodes = nodes;
   }
 
+  /**
+   * Starts the nodes and waits for a meta leader. Ports are picked free before the servers start, so another
+   * process can take one in between ("address already in use"): then the whole cluster is started again on
+   * new ports, up to 3 times.
+   */
   static async start(opts: ClusterOptions = {}): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsCluster.startOnce(opts);
+      } catch (e) {
+        if (attempt >= START_ATTEMPTS || !portTaken(e)) throw e;
+      }
+    }
+  }
+
+  private static async startOnce(opts: ClusterOptions): Promise<NatsCluster> {
     const size = opts.size ?? 3;
     const name = opts.name ?? 'ratebus-test';
-    const clusterPorts = await distinctPorts(size);
-    const clientPorts = await distinctPorts(size, clusterPorts);
-    const nodes = await Promise.all(
+    const pick = opts.pickPorts ?? distinctPorts;
+    const clusterPorts = await pick(size, []);
+    const clientPorts = await pick(size, clusterPorts);
+    const started = await Promise.allSettled(
       clusterPorts.map((port, i) => {
         const routes = clusterPorts.filter((p) => p !== port).map((p) => `nats-route://127.0.0.1:${p}`);
         const nodeOpts: NatsServerOptions = {
@@ -46,6 +65,12 @@ export class NatsCluster implements AsyncDisposable {
         return NatsServer.start(nodeOpts);
       }),
     );
+    const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(nodes.map((n) => n.stop()));
+      throw failed.reason;
+    }
     const cluster = new NatsCluster(nodes);
     try {
       await cluster.waitForMetaLeader();
@@ -90,6 +115,13 @@ export class NatsCluster implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** Cluster start attempts when a picked port was taken before a server could bind it. */
+const START_ATTEMPTS = 3;
+
+function portTaken(e: unknown): boolean {
+  return e instanceof StartFailedError && e.output.includes('address already in use');
 }
 
 async function distinctPorts(n: number, avoid: readonly number[] = []): Promise<number[]> {

@@ -156,14 +156,15 @@ export class NatsServer implements AsyncDisposable {
     const portsPath = join(this.dir, `nats-server_${proc.pid}.ports`);
     const ports = await check(
       () => {
-        if (!proc.running) throw new StartFailedError(proc.name, 'exited', proc.output());
+        // An exit ends the wait at once (check() would take a thrown error for "not yet").
+        if (!proc.running) return 'exited' as const;
         return JSON.parse(readFileSync(portsPath, 'utf8')) as PortsFile;
       },
       { timeout: 10_000, name: `${proc.name} ports file` },
     ).catch((e: unknown) => {
-      if (e instanceof StartFailedError) throw e;
       throw new StartFailedError(proc.name, 'no ports file within 10 s', proc.output(), { cause: e });
     });
+    if (ports === 'exited') throw new StartFailedError(proc.name, 'exited', proc.output());
     this.ports = {
       client: portOf(ports.nats?.[0]),
       http: portOf(ports.monitoring?.[0]),

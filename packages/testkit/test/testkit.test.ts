@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { createConnection } from 'node:net';
+import { once } from 'node:events';
+import { type AddressInfo, createConnection, createServer } from 'node:net';
 import {
   CheckTimeoutError,
   check,
+  freePort,
   ManagedProcess,
+  NatsCluster,
   NatsServer,
   NatsServerMissingError,
   natsServerBinary,
@@ -82,5 +85,39 @@ describe('testkit', () => {
     );
     assert.equal(sock.destroyed, false);
     sock.destroy();
+  });
+});
+
+describe('NatsCluster', function () {
+  this.timeout(60_000);
+
+  it('starts again on new ports when a port it picked is taken before the server binds it', async () => {
+    const squatter = createServer().listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const taken = (squatter.address() as AddressInfo).port;
+    const picks: number[][] = [];
+    const pickPorts = async (count: number, avoid: readonly number[]) => {
+      const ports: number[] = [];
+      while (ports.length < count) {
+        const p = await freePort();
+        if (!ports.includes(p) && !avoid.includes(p) && p !== taken) ports.push(p);
+      }
+      // The first client ports include one another process holds.
+      if (picks.length === 1) ports[0] = taken;
+      picks.push(ports);
+      return ports;
+    };
+    try {
+      const cluster = await NatsCluster.start({ name: 'retry', pickPorts });
+      try {
+        assert.equal(picks.length, 4, 'two attempts, two picks each');
+        assert.ok(!cluster.nodes.some((n) => n.port === taken));
+        assert.ok(await cluster.waitForMetaLeader());
+      } finally {
+        await cluster.stop();
+      }
+    } finally {
+      squatter.close();
+    }
   });
 });
