@@ -4,6 +4,7 @@ import type { RateSlot, RatesDocument } from '@ratebus/schema';
 import { productCode, tariffCode } from '@ratebus/schema';
 import {
   backoffMs,
+  failureDelayMs,
   nearMark,
   nextRoutine,
   offMarks,
@@ -95,6 +96,23 @@ describe('worker rules', () => {
         [60_000, 120_000, 180_000, 1_800_000],
       );
       assert.equal(backoffMs(1, 30 * 60_000, 300_000), 300_000);
+    });
+
+    it('retries a NATS failure within seconds and an upstream failure after minutes', () => {
+      const max = 30 * 60_000;
+      const nats = Object.assign(new Error('timeout'), { name: 'TimeoutError' });
+      const upstream = Object.assign(new Error('502'), { code: 'ERR_UPSTREAM_HTTP' });
+      assert.deepEqual(
+        [1, 2, 3].map((n) => failureDelayMs(nats, n, max)),
+        [5_000, 10_000, 15_000],
+      );
+      assert.deepEqual(
+        [1, 2, 3].map((n) => failureDelayMs(upstream, n, max)),
+        [60_000, 120_000, 180_000],
+      );
+      assert.equal(failureDelayMs(upstream, 1, max, 300_000), 300_000, 'Retry-After');
+      assert.equal(failureDelayMs(undefined, 1, max), 60_000, 'a rejected document');
+      assert.equal(failureDelayMs(nats, 2, 8_000), 8_000, 'never above the cap');
     });
 
     it('opens the Agile window 16:00–20:00 UK and the Tracker window 11:00–13:00 UK', () => {

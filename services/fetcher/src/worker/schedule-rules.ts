@@ -37,6 +37,28 @@ export function backoffMs(failures: number, maxBackoffMs: number, retryAfterMs?:
   return retryAfterMs !== undefined && retryAfterMs > linear ? retryAfterMs : linear;
 }
 
+/** Retry step after a NATS failure (a KV request that timed out while a stream elects its leader, ...). */
+export const BUS_RETRY_MS = 5_000;
+
+/**
+ * Failure backoff by cause: a failure of ours to reach NATS (an error without an `ERR_` code: JetStream
+ * timeouts, no responders, a closed connection) is not upstream's fault and is retried within seconds
+ * (5, 10, 15 … s, never longer than the upstream backoff); anything else gets {@link backoffMs}.
+ */
+export function failureDelayMs(
+  error: unknown,
+  failures: number,
+  maxBackoffMs: number,
+  retryAfterMs?: number,
+): number {
+  const code = (error as { code?: unknown } | null)?.code;
+  const ours = typeof code === 'string' && code.startsWith('ERR_');
+  if (!ours && error !== undefined) {
+    return Math.min(BUS_RETRY_MS * Math.max(1, failures), backoffMs(failures, maxBackoffMs));
+  }
+  return backoffMs(failures, maxBackoffMs, retryAfterMs);
+}
+
 /** A product's day-ahead publication: when to watch for it and what "published" means. */
 export interface PublicationWindow {
   /** UK date (`YYYY-MM-DD`) of the publication being awaited. */

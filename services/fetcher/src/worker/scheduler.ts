@@ -2,7 +2,7 @@ import type { OctopusClient } from '@ratebus/octopus';
 import { rateKey, type TariffRef } from '@ratebus/schema';
 import type { Logger } from 'pino';
 import { errorCode, type FetchOutcome, type FetchReason, type Publisher } from './publisher.js';
-import { backoffMs, nearMark, nextRoutine, offMarks, publicationWindow } from './schedule-rules.js';
+import { failureDelayMs, nearMark, nextRoutine, offMarks, publicationWindow } from './schedule-rules.js';
 import type { Tracking, TrackSource } from './tracking.js';
 import type { Clock, Fence, WorkerMetrics } from './types.js';
 
@@ -117,7 +117,9 @@ export class Scheduler {
       const notFoundUntil = publisher.notFoundUntil(ref);
       const retryAfter =
         o.kind === 'failed' ? (o.error as { retryAfterMs?: number }).retryAfterMs : undefined;
-      st.nextAt = notFoundUntil ?? offMarks(now + backoffMs(st.failures, maxBackoffMs, retryAfter), false);
+      const error = o.kind === 'failed' ? o.error : undefined;
+      const delay = failureDelayMs(error, st.failures, maxBackoffMs, retryAfter);
+      st.nextAt = notFoundUntil ?? offMarks(now + delay, false);
     }
     this.wake();
   }
