@@ -114,30 +114,30 @@ export class CopyKeeper {
     return oldest;
   }
 
-  private onRates(e: BucketEntry, epoch: Epoch): void {
+  /** A rates entry; with `rebase`, one the loss check took from the stream leader (see checkLoss). */
+  private onRates(e: BucketEntry, epoch: Epoch, rebase = false): void {
     if (e.operation !== 'PUT') {
       if (this.copy.removeDocument(e.key, e.revision, epoch)) this.afterRemove(e.key, e.revision);
       return;
     }
-    const r = this.copy.applyDocument(e.key, e.value, e.revision, epoch);
-    if (this.counted(r, BUCKETS.rates, e)) this.changed('document', e.key, e.revision);
-    else if (r.kind === 'rejected' && r.reason === 'older-revision')
-      this.checkLoss(BUCKETS.rates, e.key, epoch);
+    const r = this.copy.applyDocument(e.key, e.value, e.revision, epoch, rebase);
+    if (this.counted(r, BUCKETS.rates, e)) this.changed('document', e.key, e.revision, rebase);
+    else if (!rebase && isOlderRevision(r)) this.checkLoss(BUCKETS.rates, e.key, epoch);
   }
 
-  private onChecks(e: BucketEntry, epoch: Epoch): void {
+  /** A checks entry; `rebase` as for {@link onRates}. */
+  private onChecks(e: BucketEntry, epoch: Epoch, rebase = false): void {
     const before = this.copy.confirmedAt(e.key);
     if (e.operation !== 'PUT') {
       this.copy.removeCheck(e.key, e.revision, epoch);
     } else {
-      const r = this.copy.applyCheck(e.key, e.value, e.revision, epoch);
+      const r = this.copy.applyCheck(e.key, e.value, e.revision, epoch, rebase);
       if (!this.counted(r, BUCKETS.checks, e)) {
-        if (r.kind === 'rejected' && r.reason === 'older-revision')
-          this.checkLoss(BUCKETS.checks, e.key, epoch);
+        if (!rebase && isOlderRevision(r)) this.checkLoss(BUCKETS.checks, e.key, epoch);
         return;
       }
     }
-    if (this.copy.confirmedAt(e.key) !== before) this.confirmationChanged(e.key, e.revision);
+    if (this.copy.confirmedAt(e.key) !== before) this.confirmationChanged(e.key, e.revision, rebase);
   }
 
   /**
@@ -178,16 +178,8 @@ export class CopyKeeper {
         { bucket, key, held: before.revision, stored: e.revision },
         'the stream leader has the key below the held revision (server lost or renumbered writes); taking its entry',
       );
-      if (bucket === BUCKETS.rates) {
-        const r = this.copy.applyDocument(key, e.value, e.revision, epoch, true);
-        if (this.counted(r, bucket, e)) this.changed('document', key, e.revision, true);
-      } else {
-        const confirmed = this.copy.confirmedAt(key);
-        const r = this.copy.applyCheck(key, e.value, e.revision, epoch, true);
-        if (this.counted(r, bucket, e) && this.copy.confirmedAt(key) !== confirmed) {
-          this.confirmationChanged(key, e.revision, true);
-        }
-      }
+      if (bucket === BUCKETS.rates) this.onRates(e, epoch, true);
+      else this.onChecks(e, epoch, true);
     })().catch((err: unknown) => {
       // No answer (no stream leader yet, say): the next refused message may check again at once.
       this.lossChecks.delete(id);
@@ -252,6 +244,10 @@ export class CopyKeeper {
       this.logger.warn(errInfo(e), 'hook threw');
     }
   }
+}
+
+function isOlderRevision(r: ApplyResult): boolean {
+  return r.kind === 'rejected' && r.reason === 'older-revision';
 }
 
 function refOfKey(key: string): TariffRef {
