@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { type KV, Kvm } from '@nats-io/kv';
 import { type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
+import { MARK_PAUSE_MS, meetsMarkGuard } from '@ratebus/fetcher';
 import {
   BUCKETS,
   type Checked,
@@ -26,6 +27,15 @@ import { CLI } from './topology.js';
  */
 export function openKv(nc: NatsConnection, bucket: string): Promise<KV> {
   return check(() => new Kvm(nc).open(bucket, { allow_direct: true }), { name: `bucket ${bucket}` });
+}
+
+/**
+ * A wait for the fetchers' scheduled work (a configured tariff's first fetch), lengthened when it meets the
+ * pause of scheduled calls around :00/:30 (services/fetcher/README.md): a suite started at 12:29:20 sees the
+ * first fetch at 12:30:46.
+ */
+export function scheduledWaitMs(timeoutMs: number, now = Date.now()): number {
+  return meetsMarkGuard(now, now + timeoutMs) ? timeoutMs + MARK_PAUSE_MS : timeoutMs;
 }
 
 /** The rates document stored for a tariff, or undefined. */

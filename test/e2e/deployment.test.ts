@@ -14,7 +14,15 @@ import {
 } from '@ratebus/schema';
 import { check } from '@ratebus/testkit';
 import { parse } from 'yaml';
-import { collectViolations, isViolation, openKv, simAdmin, storedDoc, waitForLeader } from './bus.js';
+import {
+  collectViolations,
+  isViolation,
+  openKv,
+  scheduledWaitMs,
+  simAdmin,
+  storedDoc,
+  waitForLeader,
+} from './bus.js';
 import { Topology } from './topology.js';
 
 const DAY_MS = 86_400_000;
@@ -27,7 +35,7 @@ interface StatsSnapshot {
 }
 
 describe('ratebus end to end: a healthy deployment', function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
   let topo: Topology;
   let inspector: NatsConnection;
   let rates: KV;
@@ -73,7 +81,7 @@ describe('ratebus end to end: a healthy deployment', function () {
         }
         return docs;
       },
-      { timeout: 45_000, interval: 250, name: 'pods converge' },
+      { timeout: scheduledWaitMs(45_000), interval: 250, name: 'pods converge' },
     );
     assert.equal(docs.size, topo.tariffs.length);
     for (const [t, doc] of docs) {
@@ -87,7 +95,10 @@ describe('ratebus end to end: a healthy deployment', function () {
   it('the gateway answers an Agile rates request like upstream, with freshness headers', async () => {
     const agile = topo.tariffs.find((t) => t.product.startsWith('AGILE-') && !t.product.includes('OUTGOING'));
     assert.ok(agile, 'an Agile import tariff is configured');
-    const doc = await check(() => storedDoc(rates, agile), { timeout: 45_000, name: 'Agile stored' });
+    const doc = await check(() => storedDoc(rates, agile), {
+      timeout: scheduledWaitMs(45_000),
+      name: 'Agile stored',
+    });
     // Yesterday (UTC): inside the fetcher's window, so the answer must equal the upstream one exactly.
     const midnight = Math.floor(Date.now() / DAY_MS) * DAY_MS;
     const query = `period_from=${new Date(midnight - DAY_MS).toISOString()}&period_to=${new Date(midnight).toISOString()}&page_size=1500`;

@@ -9,6 +9,7 @@ import {
   type Leader,
   openKv,
   runCli,
+  scheduledWaitMs,
   simAdmin,
   storedCheck,
   storedDoc,
@@ -20,7 +21,7 @@ const DAY_MS = 86_400_000;
 const RATES_STREAM = `KV_${BUCKETS.rates}`;
 
 describe('ratebus end to end: failures', function () {
-  this.timeout(150_000);
+  this.timeout(240_000);
   let topo: Topology;
   let inspector: NatsConnection;
   let rates: KV;
@@ -70,7 +71,7 @@ describe('ratebus end to end: failures', function () {
   it('SIGKILL of the leading fetcher: the other takes over with a new term, publishes, and pods converge on it', async () => {
     const { durationMs, retryPeriodMs } = topo.lease;
     const old = await waitForLeader(inspector, 30_000);
-    const before = await podsConverge(agile, 45_000);
+    const before = await podsConverge(agile, scheduledWaitMs(45_000));
 
     await topo.killFetcher(old.holder);
     const killedAt = performance.now();

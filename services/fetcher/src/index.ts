@@ -56,6 +56,7 @@ export {
   type UpstreamRequestEvent,
 } from './metrics.js';
 export { realClock, scaledClock } from './worker/clock.js';
+export { MARK_PAUSE_MS, meetsMarkGuard } from './worker/schedule-rules.js';
 export type { Buckets, Clock, Fence, WorkerDeps, WorkerMetrics } from './worker/types.js';
 export { UpstreamRequestCounter } from './worker/upstream-counter.js';
 export {

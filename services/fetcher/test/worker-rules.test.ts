@@ -5,6 +5,8 @@ import { productCode, tariffCode } from '@ratebus/schema';
 import {
   backoffMs,
   failureDelayMs,
+  MARK_PAUSE_MS,
+  meetsMarkGuard,
   nearMark,
   nextRoutine,
   offMarks,
@@ -78,6 +80,20 @@ describe('worker rules', () => {
         assert.ok(!nearMark(offMarks(t, false)), iso(t));
         assert.ok(offMarks(t, false) >= t);
         assert.ok(offMarks(t, true) <= t);
+      }
+    });
+
+    it('says which intervals meet a mark guard, and bounds the pause there', () => {
+      const at = (hms: string) => Date.parse(`2026-11-27T${hms}Z`);
+      assert.equal(meetsMarkGuard(at('15:28:00'), at('15:29:00')), false);
+      assert.equal(meetsMarkGuard(at('15:28:00'), at('15:29:20')), true);
+      assert.equal(meetsMarkGuard(at('15:30:40'), at('15:31:00')), true);
+      assert.equal(meetsMarkGuard(at('15:30:50'), at('15:59:00')), false);
+      assert.equal(meetsMarkGuard(at('15:30:50'), at('16:00:00')), true);
+      for (let t = at('15:58:00'); t < at('16:03:00'); t += 1_000) {
+        const pause = offMarks(t, false) - t;
+        assert.ok(pause <= MARK_PAUSE_MS, iso(t));
+        assert.equal(meetsMarkGuard(t, t), pause > 0, iso(t));
       }
     });
 

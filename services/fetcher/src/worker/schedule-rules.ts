@@ -5,6 +5,8 @@ const MARK_MS = 30 * 60_000;
 export const MARK_GUARD_MS = 30_000;
 /** Planning keeps this much further away, so a call sent a little late (budget, timers) still keeps the rule. */
 const PLAN_GUARD_MS = MARK_GUARD_MS + 15_000;
+/** The longest pause of scheduled calls around a mark: the planning guard on both sides, plus its margin. */
+export const MARK_PAUSE_MS = 2 * PLAN_GUARD_MS + 1_000;
 
 const offset = (t: number) => ((t % MARK_MS) + MARK_MS) % MARK_MS;
 
@@ -24,6 +26,17 @@ export function offMarks(t: number, earlier: boolean): number {
   const off = offset(t);
   const mark = off < PLAN_GUARD_MS ? t - off : t + (MARK_MS - off);
   return earlier ? mark - PLAN_GUARD_MS - 1_000 : mark + PLAN_GUARD_MS + 1_000;
+}
+
+/**
+ * Whether scheduled calls pause somewhere in [from, to]: the interval meets a mark's planning guard. A caller
+ * waiting for a scheduled fetch (the first of a configured tariff, a retry) over such an interval may wait up
+ * to {@link MARK_PAUSE_MS} longer.
+ */
+export function meetsMarkGuard(from: number, to: number): boolean {
+  // The first mark whose guard (mark ± PLAN_GUARD_MS, open at both ends, as in nearMark) ends after `from`.
+  const mark = (Math.floor((from - PLAN_GUARD_MS) / MARK_MS) + 1) * MARK_MS;
+  return mark - PLAN_GUARD_MS < to;
 }
 
 /** The next routine check: cadence minus a random jitter in [0, jitter], moved off the marks. */
