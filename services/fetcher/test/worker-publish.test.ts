@@ -96,7 +96,9 @@ describe('FetcherWorker publishing', function () {
       { kind: 'malformed' },
       { kind: 'missingSlots' },
       { kind: 'throttle429', retryAfterSeconds: 1 },
-      { kind: 'latency', latencyMs: 1_500 },
+      // Well beyond the 600 ms timeout: undici's headers timeout runs on a coarse (~0.5 s) timer and fires
+      // 1–1.5 s after the request here, later on a busy machine.
+      { kind: 'latency', latencyMs: 4_000 },
     ];
     it('keeps the last good document untouched under every simulator fault mode', async () => {
       const { product, tariff } = agile('D');

@@ -21,6 +21,8 @@ const REQ = {
   to: new Date('2025-11-04T00:00:00Z'),
 };
 const RATES_PATH = 'standard-unit-rates';
+/** Latency of the 'latency' fault: beyond the client's 300 ms timeout even on undici's coarse timer. */
+const SLOW_MS = 3_000;
 
 type Kind =
   | 'json500'
@@ -53,7 +55,9 @@ describe('OctopusClient under upstream faults', function () {
 
   before(async () => {
     sim = await startSimulator({ port: 0, start: '2025-11-05T18:00:00Z' });
-    // 300 ms timeouts so that a 'latency' fault of 1 s is "slow beyond timeout".
+    // 300 ms timeouts, and 'latency' faults well beyond them: undici runs its headers and body timeouts on a
+    // coarse timer (ticks of ~0.5 s), so a 300 ms timeout fires 0.5–1 s after the request, later on a busy
+    // machine. With 1 s faults an answer sometimes beat the timeout and the "persists" case passed.
     ({ client, caller } = simClient(sim, { timeoutMs: 300, maxAttempts: 3 }));
     clean = await client.fetchTariff(REQ);
   });
@@ -72,7 +76,7 @@ describe('OctopusClient under upstream faults', function () {
   for (const [kind, ErrorClass, code] of MODES) {
     it(`recovers from two ${kind} answers and returns the same data as without faults`, async () => {
       const before = ratesCalls();
-      sim.faults.add({ path: RATES_PATH, kind, count: 2, latencyMs: 1_000 });
+      sim.faults.add({ path: RATES_PATH, kind, count: 2, latencyMs: SLOW_MS });
       const r = await client.fetchTariff(REQ);
       assert.deepEqual(r, clean);
       // Two failed attempts, then one good one (slow answers are logged when they finish).
@@ -81,7 +85,7 @@ describe('OctopusClient under upstream faults', function () {
 
     it(`ends in ${ErrorClass.name} (${code}) when ${kind} persists, after maxAttempts`, async () => {
       const before = ratesCalls();
-      sim.faults.add({ path: RATES_PATH, kind, latencyMs: 1_000 });
+      sim.faults.add({ path: RATES_PATH, kind, latencyMs: SLOW_MS });
       await assert.rejects(client.fetchTariff(REQ), (e: unknown) => {
         assert.ok(e instanceof ErrorClass, `got ${String(e)}`);
         assert.equal((e as { code?: string }).code, code);
