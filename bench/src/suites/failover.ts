@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
 import { startSimulator } from '@ratebus/octopus-sim';
 import {
@@ -14,7 +13,7 @@ import {
   refreshUntilAnswered,
   SIM_TARIFFS,
 } from '../failover/fetchers.js';
-import { Cleanup, fmt, type Summary, summarize, within } from '../propagation/util.js';
+import { Cleanup, fmt, type Summary, sleep, summarize, within } from '../propagation/util.js';
 import type { Suite } from '../suite.js';
 
 const FLEET_SIZE = 3;

@@ -7,6 +7,7 @@ import {
   RatesDocumentSchema,
   type TariffRef,
 } from '@ratebus/schema';
+import type { z } from 'zod';
 import type { RejectReason } from './hooks.js';
 
 /**
@@ -44,6 +45,31 @@ function refOf(key: string): TariffRef | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The checks a PUT of either bucket passes before its own rules: the key names a tariff, the revision is
+ * newer than the held one (skipped when rebasing), the payload is valid and names the key's tariff.
+ */
+function admit<S extends typeof RatesDocumentSchema | typeof CheckedSchema>(
+  key: string,
+  payload: Uint8Array | string,
+  held: { revision: number; epoch: Epoch } | undefined,
+  revision: number,
+  epoch: Epoch,
+  rebase: boolean,
+  schema: S,
+  messageType: string,
+): { ref: TariffRef; value: z.infer<S> } | { result: ApplyResult } {
+  const ref = refOf(key);
+  if (!ref) return { result: reject('invalid-key') };
+  const rv = rebase ? null : revisionVerdict(held, revision, epoch);
+  if (rv) return { result: rv };
+  const r = decode(schema, messageType, payload);
+  if (!r.ok) return { result: reject('invalid-payload') };
+  const value = r.value as z.infer<S>;
+  if (value.product !== ref.product || value.tariff !== ref.tariff) return { result: reject('key-mismatch') };
+  return { ref, value };
 }
 
 /** Same epoch and not newer → a replay (equal) or an out-of-order old message (lower). */
@@ -110,15 +136,10 @@ export class LocalCopy {
     epoch: Epoch,
     rebase = false,
   ): ApplyResult {
-    const ref = refOf(key);
-    if (!ref) return reject('invalid-key');
     const held = this.docs.get(key);
-    const rv = rebase ? null : revisionVerdict(held, revision, epoch);
-    if (rv) return rv;
-    const r = decode(RatesDocumentSchema, 'RatesDocument', payload);
-    if (!r.ok) return reject('invalid-payload');
-    const doc = r.value;
-    if (doc.product !== ref.product || doc.tariff !== ref.tariff) return reject('key-mismatch');
+    const a = admit(key, payload, held, revision, epoch, rebase, RatesDocumentSchema, 'RatesDocument');
+    if ('result' in a) return a.result;
+    const { ref, value: doc } = a;
     // Terms and coverage are compared within one bucket epoch: a recreated system starts over at term 1.
     if (held && held.epoch === epoch) {
       const h = held.document;
@@ -139,15 +160,10 @@ export class LocalCopy {
     epoch: Epoch,
     rebase = false,
   ): ApplyResult {
-    const ref = refOf(key);
-    if (!ref) return reject('invalid-key');
     const held = this.checks.get(key);
-    const rv = rebase ? null : revisionVerdict(held, revision, epoch);
-    if (rv) return rv;
-    const r = decode(CheckedSchema, 'Checked', payload);
-    if (!r.ok) return reject('invalid-payload');
-    const c = r.value;
-    if (c.product !== ref.product || c.tariff !== ref.tariff) return reject('key-mismatch');
+    const a = admit(key, payload, held, revision, epoch, rebase, CheckedSchema, 'Checked');
+    if ('result' in a) return a.result;
+    const c = a.value;
     if (held && held.epoch === epoch && c.term < held.checked.term) return reject('older-term');
     this.checks.set(key, { checked: c, revision, epoch });
     return APPLIED;
