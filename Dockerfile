@@ -4,7 +4,9 @@
 #   node services/octopus-sim/dist/src/main.js
 #   node services/cli/dist/src/main.js watch <product> <tariff>
 # Build: docker build -t ratebus:local .   (or `docker-compose build`)
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Base: Node.js 24 LTS. Without a registry, deploy/offline/images.sh builds a local base and
+#   docker build --build-arg NODE_IMAGE=ratebus-offline/node:24 -t ratebus:local .
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- manifests: only package.json files and the lock, so `npm ci` layers are reused until they change ------
 # (copying the whole tree and deleting the rest keeps up with new workspaces without editing this file)
