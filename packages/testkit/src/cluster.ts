@@ -12,6 +12,8 @@ export interface ClusterOptions {
   size?: number;
   /** Extra configuration text for every node (accounts, authorization ...). */
   extraConfig?: string;
+  /** JetStream `sync_interval` of every node (nats-server ≥ 2.10); default the server's. */
+  syncInterval?: string;
   /** Cluster name. Default `ratebus-test`. */
   name?: string;
   /** Extra environment for every node (config files may reference `$VARS`). */
@@ -61,6 +63,7 @@ export class NatsCluster implements AsyncDisposable {
           cluster: { name, port, routes },
         };
         if (opts.extraConfig) nodeOpts.extraConfig = opts.extraConfig;
+        if (opts.syncInterval) nodeOpts.syncInterval = opts.syncInterval;
         if (opts.env) nodeOpts.env = opts.env;
         return NatsServer.start(nodeOpts);
       }),

@@ -6,7 +6,13 @@
 export { type CheckOptions, check } from './check.js';
 export { type ClusterOptions, NatsCluster } from './cluster.js';
 export { CheckTimeoutError, NatsServerMissingError, StartFailedError, TestkitErrorCode } from './errors.js';
-export { type ClusterSettings, NatsServer, type NatsServerOptions, natsServerBinary } from './nats-server.js';
+export {
+  type ClusterSettings,
+  NatsServer,
+  type NatsServerOptions,
+  natsServerBinary,
+  natsServerVersion,
+} from './nats-server.js';
 export { freePort } from './ports.js';
 export {
   ManagedProcess,

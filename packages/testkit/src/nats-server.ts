@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -22,6 +23,15 @@ export function natsServerBinary(): string {
   throw new NatsServerMissingError(explicit ?? 'nats-server');
 }
 
+/** `[major, minor, patch]` of the `nats-server` that {@link natsServerBinary} finds (`--version`). */
+export function natsServerVersion(binary = natsServerBinary()): [number, number, number] {
+  const out = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(`${out.stdout}${out.stderr}`);
+  if (!m)
+    throw new StartFailedError(binary, `no version in its --version output: ${out.stdout}${out.stderr}`, '');
+  return [Number(m[1]), Number(m[2]), Number(m[3])];
+}
+
 export interface ClusterSettings {
   name: string;
   /** Cluster listen port on 127.0.0.1. */
@@ -40,6 +50,11 @@ export interface NatsServerOptions {
   /** Monitoring port; default -1. */
   httpPort?: number;
   cluster?: ClusterSettings;
+  /**
+   * JetStream `sync_interval` (nats-server ≥ 2.10): how often the store is fsynced, e.g. `always` or `2m`.
+   * Default: unset, the server's own default (2 minutes).
+   */
+  syncInterval?: string;
   /** Extra configuration text (accounts, authorization, TLS ...) appended to the generated file. */
   extraConfig?: string;
   /** Verbose server logging (-DV). Default false. */
@@ -128,7 +143,9 @@ export class NatsServer implements AsyncDisposable {
     ];
     if (o.jetstream !== false) {
       lines.push(
-        `jetstream { store_dir: ${JSON.stringify(this.storeDir)}, max_memory_store: 256MB, max_file_store: 2GB }`,
+        `jetstream { store_dir: ${JSON.stringify(this.storeDir)}, max_memory_store: 256MB, max_file_store: 2GB${
+          o.syncInterval ? `, sync_interval: ${o.syncInterval}` : ''
+        } }`,
       );
     }
     if (o.cluster) {

@@ -7,6 +7,7 @@ import { loadConfig as loadFetcherConfig } from '@ratebus/fetcher';
 import { loadConfig as loadGatewayConfig } from '@ratebus/gateway';
 import { natsServerBinary } from '@ratebus/testkit';
 import { parse } from 'yaml';
+import { confForServer } from '../nats-security/roles.js';
 
 /**
  * The docker compose deployment, checked statically: Debian's docker-compose 1.29 renders the file (variables
@@ -50,7 +51,7 @@ function allowedRoles(service: string): readonly Role[] {
 
 interface Service {
   image?: string;
-  build?: { context?: string };
+  build?: { context?: string; args?: Record<string, string> };
   command?: string[];
   entrypoint?: string[];
   environment?: Record<string, string | number | null>;
@@ -193,7 +194,8 @@ describe('docker compose deployment (static: docker-compose config)', () => {
     const dataVolumes = new Set<string>();
     for (const [i, name] of NATS_NODES.entries()) {
       const s = service(prod, name);
-      assert.match(s.image ?? '', /^nats:2\.9(\.\d+)?-alpine$/);
+      // the line the suites run on as "current" (test/compose/README.md, .ci/run)
+      assert.match(s.image ?? '', /^nats:2\.15(\.\d+)?-alpine$/);
       assert.deepEqual(s.entrypoint, ['/bin/sh', '/etc/nats/run.sh']);
       assert.deepEqual(s.command, ['-c', `/etc/nats/node-${i + 1}.conf`]);
       const conf = mountAt(s, '/etc/nats');
@@ -221,7 +223,7 @@ describe('docker compose deployment (static: docker-compose config)', () => {
       assert.deepEqual(args, [`/etc/nats/node-${i + 1}.conf`]);
       const r = spawnSync(
         'sh',
-        [join(ROOT, 'services/nats/run.sh'), '-t', '-c', join(ROOT, 'services/nats', `node-${i + 1}.conf`)],
+        [join(ROOT, 'services/nats/run.sh'), '-t', '-c', confForServer(`node-${i + 1}.conf`)],
         {
           env: {
             PATH: process.env.PATH ?? '',
@@ -402,7 +404,12 @@ describe('docker compose deployment (static: docker-compose config)', () => {
     assert.match(dockerfile, /^USER node$/m);
     assert.match(dockerfile, /^ENV NODE_ENV=production$/m);
     assert.match(dockerfile, /npm ci --omit=dev/);
-    assert.match(dockerfile, /^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    // Node.js 24 LTS by default, in the Dockerfile and in what compose passes (RATEBUS_NODE_IMAGE unset)
+    assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+    for (const [name, s] of Object.entries(sim.services)) {
+      if (NATS_NODES.includes(name)) continue;
+      assert.equal(s.build?.args?.NODE_IMAGE, 'node:24-bookworm-slim', `${name}: build arg NODE_IMAGE`);
+    }
   });
 
   it('.env.example documents every variable the compose file reads', () => {

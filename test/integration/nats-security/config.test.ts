@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
 import { NatsServer, natsServerBinary } from '@ratebus/testkit';
-import { accountsConfig, NATS_DIR, ROLE_ENV } from './roles.js';
+import { accountsConfig, confForServer, NATS_DIR, ROLE_ENV } from './roles.js';
 
 const CONFS = ['single.conf', 'node-1.conf', 'node-2.conf', 'node-3.conf'];
 const RUN_SH = `${NATS_DIR}run.sh`;
@@ -19,7 +19,7 @@ function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /** `nats-server -t -c <file>`: parses the config (includes, variables) without opening ports. */
 function testConfig(file: string, env: NodeJS.ProcessEnv) {
-  return spawnSync(natsServerBinary(), ['-t', '-c', `${NATS_DIR}${file}`], { env, encoding: 'utf8' });
+  return spawnSync(natsServerBinary(), ['-t', '-c', confForServer(file)], { env, encoding: 'utf8' });
 }
 
 describe('NATS security: shipped server configs', () => {
@@ -48,6 +48,8 @@ describe('NATS security: shipped server configs', () => {
         [1, 2, 3].filter((j) => j !== i).map((j) => `nats-${j}`),
       );
       assert.match(text, /^include accounts\.conf$/m);
+      // acknowledged writes survive a power loss of every node (services/nats/README.md "Durability")
+      assert.match(text, /jetstream\s*{[^}]*sync_interval:\s*always/);
     }
   });
 

@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
+import { natsServerVersion } from '@ratebus/testkit';
 
 /** `services/nats/` in this checkout (this file runs from `test/dist/integration/nats-security/`). */
 export const NATS_DIR = fileURLToPath(new URL('../../../../services/nats/', import.meta.url));
@@ -83,4 +86,29 @@ export function isViolation(subject: string | RegExp, operation: 'publish' | 'su
     }
     throw new Error(`expected a ${operation} permission violation for ${String(subject)}`, { cause: e });
   };
+}
+
+/** JetStream settings in `node-N.conf` that nats-server 2.9 does not know (it rejects unknown fields). */
+const NEWER_THAN_2_9 = /^\s*sync_interval:.*$/m;
+
+/** One temp folder per test process for the 2.9 copies, removed when the process exits. */
+let copies: string | undefined;
+
+/**
+ * The path of a shipped config for the nats-server under test: the file itself, or, for a 2.9 server (the
+ * floor the suites still run on), a copy beside a copy of accounts.conf without the settings 2.9 lacks
+ * (services/nats/README.md "Versions").
+ */
+export function confForServer(file: string, version = natsServerVersion()): string {
+  const [major, minor] = version;
+  if (major > 2 || minor >= 10) return `${NATS_DIR}${file}`;
+  if (!copies) {
+    const dir = mkdtempSync(join(tmpdir(), 'ratebus-conf-2.9-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'accounts.conf'), readFileSync(ACCOUNTS_CONF));
+    copies = dir;
+  }
+  const text = readFileSync(`${NATS_DIR}${file}`, 'utf8');
+  writeFileSync(join(copies, file), text.replace(new RegExp(NEWER_THAN_2_9.source, 'gm'), ''));
+  return join(copies, file);
 }
