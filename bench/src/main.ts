@@ -2,7 +2,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Suite, SuiteResult } from './suite.js';
+import { durabilitySuite } from './suites/durability.js';
 import { failoverSuite } from './suites/failover.js';
+import { failoverContainersSuite } from './suites/failover-containers.js';
 import { gatewaySuite } from './suites/gateway.js';
 import { loadSuite } from './suites/load.js';
 import { podcostSuite } from './suites/podcost.js';
@@ -13,8 +15,10 @@ const SUITES: Record<string, Suite> = {
   load: loadSuite,
   propagation: propagationSuite,
   failover: failoverSuite,
+  'failover-containers': failoverContainersSuite,
   podcost: podcostSuite,
   gateway: gatewaySuite,
+  durability: durabilitySuite,
 };
 
 const { values } = parseArgs({
@@ -26,7 +30,9 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick ?? false;
-const names = values.only ? values.only.split(',') : Object.keys(SUITES);
+/** Suites that need a running compose deployment: only with `--only` (test/compose/run.sh runs them). */
+const NEEDS_COMPOSE = new Set(['failover-containers']);
+const names = values.only ? values.only.split(',') : Object.keys(SUITES).filter((n) => !NEEDS_COMPOSE.has(n));
 const RESULTS = 'bench/results';
 const DOC = 'docs/benchmarks.md';
 
