@@ -61,9 +61,9 @@ async function main(): Promise<void> {
       suite: name,
       ranAt: new Date().toISOString(),
       quick,
-      command: `npm run bench -- --only ${name}${quick ? ' --quick' : ''}`,
       machine,
       ...result,
+      command: result.command ?? `npm run bench -- --only ${name}${quick ? ' --quick' : ''}`,
     };
     // Quick runs are smoke tests: they never replace the published figures.
     await writeFile(

@@ -13,6 +13,8 @@ export interface SuiteResult {
   readonly markdown: string;
   /** Raw figures, written to bench/results/<suite>.json. */
   readonly data: unknown;
+  /** How to reproduce, where `npm run bench -- --only <suite>` alone is not enough. */
+  readonly command?: string;
 }
 
 export type Suite = (ctx: SuiteContext) => Promise<SuiteResult>;

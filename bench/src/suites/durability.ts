@@ -104,5 +104,6 @@ export const durabilitySuite: Suite = async ({ quick, log }) => {
     title: 'NATS durability: write latency with fsync on every write',
     markdown,
     data: { version, perRound, rounds, rows },
+    command: 'NATS_SERVER_BIN=<nats-server ≥ 2.10> npm run bench -- --only durability',
   };
 };
