@@ -3,7 +3,7 @@
  * unmodified PredBat / Home Assistant clients only change their base URL. Optional file mirror in the
  * original shared-cache layout.
  */
-export { DEFAULT_LOG_LEVEL, DEFAULT_NATS_URL, type GatewayConfig, loadConfig } from './config.js';
+export { DEFAULT_LOG_LEVEL, DEFAULT_NATS_URL, ENV_VARS, type GatewayConfig, loadConfig } from './config.js';
 export { parseUpstreamDateTime } from './datetime.js';
 export { GatewayConfigError, GatewayErrorCode, MirrorWriteError } from './errors.js';
 export {
