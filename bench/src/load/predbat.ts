@@ -19,7 +19,7 @@ export function ratesUrl(base: string, t: PodTariff, endpoint: string): string {
 }
 
 /**
- * PredBat's URL-mode fetch (clients-in-the-wild.md §1.2): the bare standard-unit-rates URL, following `next`
+ * PredBat's URL-mode fetch (docs/clients-in-the-wild.md §1.2): the bare standard-unit-rates URL, following `next`
  * for at most 3 pages (300 rows), then the standing charges. No period parameters, no retries.
  */
 export async function predbatFetch(base: string, t: PodTariff, getter: Getter): Promise<PodView | null> {

@@ -11,7 +11,7 @@ import type { Suite } from '../suite.js';
 const GATEWAY = fileURLToPath(new URL('../../../../services/gateway/dist/src/main.js', import.meta.url));
 const PRODUCT = 'AGILE-24-10-01';
 const TARIFF = 'E-1R-AGILE-24-10-01-C';
-/** PredBat's first request: the bare standard-unit-rates URL (clients-in-the-wild.md). */
+/** PredBat's first request: the bare standard-unit-rates URL (docs/clients-in-the-wild.md). */
 const FIRST = `/v1/products/${PRODUCT}/electricity-tariffs/${TARIFF}/standard-unit-rates/`;
 /** PredBat follows `next` for at most 3 pages. */
 const PAGES = 3;

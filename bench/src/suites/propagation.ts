@@ -12,7 +12,7 @@ const WORKERS = 4;
 const CONNS_PER_WORKER = 5;
 const PRODUCT = 'AGILE-24-10-01';
 const TARIFF = 'E-1R-AGILE-24-10-01-C';
-/** A polling pod's period (PredBat, clients-in-the-wild.md): with a uniform phase the wait is U(0, 30 min). */
+/** A polling pod's period (PredBat, docs/clients-in-the-wild.md): with a uniform phase the wait is U(0, 30 min). */
 const POLL_PERIOD_MIN = 30;
 /** Bound on one round's wait for every client's report. */
 const ROUND_TIMEOUT_MS = 60_000;

@@ -47,6 +47,8 @@ export interface SlotQuery {
 export interface ClientStats {
   /** Documents held now. */
   readonly held: number;
+  /** Whether the NATS connection is up now. */
+  readonly connected: boolean;
   readonly ready: ReadySource | null;
   /** New document contents applied. */
   readonly applied: number;
@@ -306,11 +308,17 @@ export class RateClient implements AsyncDisposable {
     return sleep(ms, abort.signal).finally(off);
   }
 
+  /** True while the NATS connection is up; false before the first connect, during an outage, once closed. */
+  isConnected(): boolean {
+    return !this.closed && this.sync.linkUp;
+  }
+
   stats(): ClientStats {
     const c = this.keeper.counters;
     const interest = this.sync.interest;
     return {
       held: this.keeper.copy.size,
+      connected: this.isConnected(),
       ready: this.readySource,
       applied: c.applied,
       confirmations: c.confirmations,

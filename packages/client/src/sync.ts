@@ -31,6 +31,8 @@ export class BusSync {
     this.resolveSynced = r;
   });
   reconnects = 0;
+  /** True while the NATS connection is up (false before the first connect, after a disconnect, once closed). */
+  linkUp = false;
 
   constructor(
     private readonly o: ResolvedOptions,
@@ -99,8 +101,12 @@ export class BusSync {
       ));
     if (!nc) return;
     this.nc = nc;
+    this.linkUp = !nc.isClosed();
     this.resolveConnected(nc);
     this.watchStatus(nc);
+    void nc.closed().then(() => {
+      this.linkUp = false;
+    });
     const [ratesKv, checksKv] = await Promise.all([
       this.bind(nc, BUCKETS.rates),
       this.bind(nc, BUCKETS.checks),
@@ -165,11 +171,13 @@ export class BusSync {
     void (async () => {
       for await (const s of it) {
         if (s.type === 'reconnect') {
+          this.linkUp = true;
           this.reconnects++;
           this.logger.info({ server: s.server }, 'reconnected; checking for missed updates');
           void this.rates?.resync();
           void this.checks?.resync();
         } else if (s.type === 'disconnect' || s.type === 'staleConnection') {
+          this.linkUp = false;
           this.logger.warn({ status: s.type }, 'NATS link lost');
         }
       }

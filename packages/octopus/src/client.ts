@@ -12,7 +12,6 @@ import {
   type TariffCode,
   toUtcSecond,
 } from '@ratebus/schema';
-import type { Logger } from 'pino';
 import { type BackoffOptions, backoffDelay, parseRetryAfter, sleep } from './backoff.js';
 import { RequestBudget } from './budget.js';
 import {
@@ -83,7 +82,7 @@ export interface OctopusClientOptions {
    */
   beforeEachRequest?: () => void;
   /** Default: silent. */
-  logger?: Logger;
+  logger?: Log;
   /** Extra headers on every request (e.g. `X-Sim-Caller` in tests). */
   headers?: Record<string, string>;
   /**

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { DEFAULT_OCTOPUS_BASE_URL } from '@ratebus/schema';
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { parseRetryAfter } from './backoff.js';
 import type { RequestBudget } from './budget.js';
@@ -75,7 +74,7 @@ export interface KrakenTokensOptions {
   /** Extra headers on every request. */
   headers?: Record<string, string>;
   /** Default: silent. Tokens and API keys are never logged. */
-  logger?: Logger;
+  logger?: Log;
   /** Wall clock used against the JWT `exp`, ms since the epoch. Default `Date.now`. */
   now?: () => number;
 }

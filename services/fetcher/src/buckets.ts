@@ -8,7 +8,7 @@ import { DEFAULT_LEASE_REQUEST_TIMEOUT_MS } from './lease/elector.js';
 import { verifyLeaseBucket } from './lease/verify.js';
 import type { Buckets } from './worker/types.js';
 
-/** Every bucket of buses.md, bound and verified. */
+/** Every bucket of docs/buses.md, bound and verified. */
 export interface FetcherBuckets extends Buckets {
   lease: KV;
 }

@@ -9,11 +9,20 @@ export interface HttpServerOptions {
   /** Interface. Default 127.0.0.1. */
   host?: string;
   registry: Registry;
-  /** Liveness: the process runs and NATS is connected. */
-  healthy(): { ok: boolean; detail: Record<string, unknown> };
-  /** Readiness: buckets are bound and the elector is running. */
-  ready(): { ok: boolean; detail: Record<string, unknown> };
+  /**
+   * Liveness (`/livez`, and `/healthz` for compatibility): fails only when the process is wedged (event loop
+   * stalled, fatal state). Never fails because NATS is away: a restart would not bring it back.
+   */
+  live(): ProbeResult;
+  /** Readiness (`/readyz`): NATS connected, buckets bound, the elector running (able to work or take over). */
+  ready(): ProbeResult;
   logger?: Logger;
+}
+
+/** A probe's answer: 200 when ok, else 503; `detail` goes into the JSON body. */
+export interface ProbeResult {
+  ok: boolean;
+  detail: Record<string, unknown>;
 }
 
 export interface HttpServerHandle extends AsyncDisposable {
@@ -22,7 +31,10 @@ export interface HttpServerHandle extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** `/metrics` (Prometheus text), `/healthz`, `/readyz` (JSON, 200 or 503); 404 for anything else. */
+/**
+ * `/metrics` (Prometheus text), `/livez` = `/healthz` (liveness) and `/readyz` (readiness), both JSON, 200 or
+ * 503; 404 for anything else.
+ */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -30,7 +42,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    const json = (r: { ok: boolean; detail: Record<string, unknown> }) => {
+    const json = (r: ProbeResult) => {
       const body = JSON.stringify({ status: r.ok ? 'ok' : 'unavailable', ...r.detail });
       res.writeHead(r.ok ? 200 : 503, { 'content-type': 'application/json' }).end(body);
     };
@@ -46,8 +58,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
           },
         );
         return;
+      case '/livez':
       case '/healthz':
-        json(opts.healthy());
+        json(opts.live());
         return;
       case '/readyz':
         json(opts.ready());

@@ -28,6 +28,7 @@ export {
   type NatsAuth,
   type ReadFile,
 } from './config.js';
+export { type Confirmation, ConfirmationWatch, type ConfirmationWatchOptions } from './confirmations.js';
 export {
   BucketMismatchError,
   ConfigError,
@@ -36,7 +37,7 @@ export {
   NotLeaderError,
   type NotLeaderReason,
 } from './errors.js';
-export { type HttpServerHandle, type HttpServerOptions, startHttpServer } from './http.js';
+export { type HttpServerHandle, type HttpServerOptions, type ProbeResult, startHttpServer } from './http.js';
 export {
   CAMPAIGN_JITTER,
   DEFAULT_LEASE_REQUEST_TIMEOUT_MS,
@@ -49,12 +50,21 @@ export {
 } from './lease/elector.js';
 export { verifyLeaseBucket } from './lease/verify.js';
 export {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_STALL_MS,
+  Liveness,
+  type LivenessOptions,
+  type LivenessReport,
+} from './liveness.js';
+export {
   createMetrics,
+  DEFAULT_MAX_TARIFF_SERIES,
   endpointOf,
   type FetcherMetrics,
   type MetricsOptions,
   type UpstreamRequestEvent,
 } from './metrics.js';
+export { VERSION } from './version.js';
 export { realClock, scaledClock } from './worker/clock.js';
 export { MARK_PAUSE_MS, meetsMarkGuard } from './worker/schedule-rules.js';
 export type { Buckets, Clock, Fence, WorkerDeps, WorkerMetrics } from './worker/types.js';

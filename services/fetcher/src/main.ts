@@ -15,9 +15,11 @@ import { DEFAULT_USER_AGENT, followSimulatorClock, OctopusClient } from '@ratebu
 import { type Logger, pino } from 'pino';
 import { type FetcherBuckets, openBuckets } from './buckets.js';
 import { type FetcherConfig, loadConfig } from './config.js';
+import { ConfirmationWatch } from './confirmations.js';
 import { BucketMismatchError, ConfigError } from './errors.js';
 import { type HttpServerHandle, startHttpServer } from './http.js';
 import { LeaderElector } from './lease/elector.js';
+import { Liveness } from './liveness.js';
 import { createMetrics } from './metrics.js';
 import { realClock } from './worker/clock.js';
 import type { Clock } from './worker/types.js';
@@ -87,9 +89,15 @@ async function main(): Promise<void> {
   );
 
   const metrics = createMetrics();
+  const liveness = new Liveness().start();
   const startup = new AbortController();
   let nc: NatsConnection | null = null;
   let natsConnected = false;
+  const setConnected = (up: boolean) => {
+    natsConnected = up;
+    metrics.natsConnected(up);
+  };
+  let confirmations: ConfirmationWatch | null = null;
   let buckets: FetcherBuckets | null = null;
   let elector: LeaderElector | null = null;
   let octopus: OctopusClient | null = null;
@@ -109,6 +117,7 @@ async function main(): Promise<void> {
       await elector?.stop(); // aborts the fence of a current term
       await leading; // the worker's in-flight work has stopped
       await elector?.release(); // a follower's next create() wins at once
+      await confirmations?.stop();
       await octopus?.close();
       await nc?.drain().catch((err: unknown) => logger.warn({ err }, 'NATS drain failed'));
       await http?.close();
@@ -135,16 +144,24 @@ async function main(): Promise<void> {
       host: config.metrics.host,
       registry: metrics.registry,
       logger,
-      healthy: () => ({ ok: natsConnected, detail: { nats: natsConnected ? 'connected' : 'disconnected' } }),
+      // Liveness never looks at NATS: during an outage the fetcher must wait and reconnect, not restart.
+      live: () => liveness.check(),
       ready: () => {
         const state = elector?.state ?? 'idle';
         const ok = natsConnected && buckets !== null && (state === 'candidate' || state === 'leader');
-        return { ok, detail: { buckets: buckets !== null, elector: state } };
+        return {
+          ok,
+          detail: {
+            nats: natsConnected ? 'connected' : 'disconnected',
+            buckets: buckets !== null,
+            elector: state,
+          },
+        };
       },
     });
     logger.info(
       { port: http.port, host: config.metrics.host },
-      'HTTP listening (/metrics, /healthz, /readyz)',
+      'HTTP listening (/metrics, /livez, /healthz, /readyz)',
     );
   }
 
@@ -152,7 +169,7 @@ async function main(): Promise<void> {
   while (!startup.signal.aborted) {
     try {
       nc ??= await connect(natsOptions(config));
-      natsConnected = true;
+      setConnected(true);
       buckets = await openBuckets(nc, config.ratebus, { replicas: config.replicas, logger });
       break;
     } catch (e) {
@@ -165,16 +182,17 @@ async function main(): Promise<void> {
   const conn = nc;
   void (async () => {
     for await (const s of conn.status()) {
-      if (s.type === 'disconnect') natsConnected = false;
-      if (s.type === 'reconnect') natsConnected = true;
+      if (s.type === 'disconnect' || s.type === 'staleConnection') setConnected(false);
+      if (s.type === 'reconnect') setConnected(true);
       if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {
         logger.info({ status: s.type }, `NATS ${s.type}`);
       }
     }
   })().catch((err: unknown) => logger.warn({ err }, 'NATS status monitor ended'));
   void conn.closed().then((err) => {
-    natsConnected = false;
+    setConnected(false);
     if (!stopping) {
+      liveness.fatal('NATS connection closed');
       logger.fatal({ err }, 'NATS connection closed unexpectedly');
       process.exit(1);
     }
@@ -203,6 +221,18 @@ async function main(): Promise<void> {
 
   const clock = config.simClock ? await simulatorClock(config.ratebus.upstream.baseUrl, logger) : realClock;
   const { lease: leaseKv, ...workerBuckets } = buckets;
+  // Every replica watches the confirmations, so the data-age gauges do not depend on who leads.
+  const watch = new ConfirmationWatch({
+    checks: buckets.checks,
+    configured: config.ratebus.tariffs,
+    logger: logger.child({ component: 'confirmations' }),
+  });
+  confirmations = watch;
+  watch.start();
+  metrics.setConfirmationSource(
+    () => watch.list(),
+    () => clock.now(),
+  );
   const worker = new FetcherWorker(
     {
       nc: conn,

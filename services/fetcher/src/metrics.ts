@@ -1,5 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Confirmation } from './confirmations.js';
 import type { ElectorObserver } from './lease/elector.js';
+import { VERSION } from './version.js';
 import type { WorkerMetrics } from './worker/types.js';
 
 /** One upstream attempt, as reported by the octopus client's `hooks.onRequest`. */
@@ -23,12 +25,24 @@ export interface FetcherMetrics {
   upstreamRequest(e: UpstreamRequestEvent): void;
   /** Where `ratebus_upstream_budget_remaining` reads from (e.g. `() => octopus.budget.available`). */
   setBudgetSource(read: () => number): void;
+  /** `ratebus_nats_connected`: 1 while the NATS connection is up. */
+  natsConnected(up: boolean): void;
+  /**
+   * Where the per-tariff data-age gauges read from (e.g. a `ConfirmationWatch`), and the clock they are
+   * measured on (the scheduling clock: the simulator's in demos).
+   */
+  setConfirmationSource(read: () => readonly Confirmation[], now: () => number): void;
 }
 
 export interface MetricsOptions {
   /** Also collect Node process metrics (CPU, memory, event loop). Default true. */
   defaultMetrics?: boolean;
+  /** Most tariffs given their own series in the per-tariff gauges (the rest are counted). Default 200. */
+  maxTariffSeries?: number;
 }
+
+/** Default cap on the tariffs exported with `product`/`tariff` labels (bounded cardinality). */
+export const DEFAULT_MAX_TARIFF_SERIES = 200;
 
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -156,6 +170,64 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
     registers,
   });
 
+  new Gauge({
+    name: 'ratebus_build_info',
+    help: 'Always 1; the labels say which build runs.',
+    labelNames: ['service', 'version', 'nodejs'] as const,
+    registers,
+  }).set({ service: 'fetcher', version: VERSION, nodejs: process.versions.node }, 1);
+  const nats = new Gauge({
+    name: 'ratebus_nats_connected',
+    help: '1 while the NATS connection is up, else 0.',
+    registers,
+  });
+  nats.set(0);
+
+  // Per-tariff data age, from the checks bucket. Labels only for tariffs that are configured or confirmed,
+  // at most maxTariffSeries of them (configured ones first); the rest are counted in ratebus_tariff_series_dropped.
+  const maxSeries = opts.maxTariffSeries ?? DEFAULT_MAX_TARIFF_SERIES;
+  let confirmations: { read: () => readonly Confirmation[]; now: () => number } | null = null;
+  const exported = (): readonly Confirmation[] => confirmations?.read().slice(0, maxSeries) ?? [];
+  new Gauge({
+    name: 'ratebus_tariff_seconds_since_confirmation',
+    help: "Seconds since the fetcher last confirmed the tariff's rates upstream (+Inf: configured, never confirmed).",
+    labelNames: ['product', 'tariff'] as const,
+    registers,
+    collect() {
+      this.reset();
+      if (!confirmations) return;
+      const now = confirmations.now();
+      for (const c of exported()) {
+        const age = c.checkedAt === null ? Number.POSITIVE_INFINITY : Math.max(0, (now - c.checkedAt) / 1000);
+        this.set({ product: c.product, tariff: c.tariff }, age);
+      }
+    },
+  });
+  new Gauge({
+    name: 'ratebus_tariff_published_ahead_seconds',
+    help: "Seconds from now to the end of the tariff's newest published unit-rate slot (negative: behind).",
+    labelNames: ['product', 'tariff'] as const,
+    registers,
+    collect() {
+      this.reset();
+      if (!confirmations) return;
+      const now = confirmations.now();
+      for (const c of exported()) {
+        if (c.coversThrough !== null) {
+          this.set({ product: c.product, tariff: c.tariff }, (c.coversThrough - now) / 1000);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'ratebus_tariff_series_dropped',
+    help: 'Tariffs left out of the per-tariff gauges by the series cap.',
+    registers,
+    collect() {
+      this.set(Math.max(0, (confirmations?.read().length ?? 0) - maxSeries));
+    },
+  });
+
   const elector: ElectorObserver = {
     leadership(leading, t) {
       leader.set(leading ? 1 : 0);
@@ -194,6 +266,12 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
     },
     setBudgetSource(read) {
       budgetSource = read;
+    },
+    natsConnected(up) {
+      nats.set(up ? 1 : 0);
+    },
+    setConfirmationSource(read, now) {
+      confirmations = { read, now };
     },
   };
 }

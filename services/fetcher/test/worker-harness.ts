@@ -1,6 +1,6 @@
 /**
  * Shared setup of the worker suites: a real nats-server, the simulator in-process, the real octopus client,
- * buckets laid out as buses.md says, and fences made from a real lease create revision.
+ * buckets laid out as docs/buses.md says, and fences made from a real lease create revision.
  */
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';

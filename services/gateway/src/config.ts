@@ -46,6 +46,9 @@ const EnvSchema = z
     }
   });
 
+/** The environment variables read by {@link loadConfig}. */
+export const ENV_VARS: readonly string[] = Object.keys(EnvSchema.shape);
+
 /** The gateway's settings, from the environment. */
 export interface GatewayConfig {
   natsServers: string[];

@@ -3,10 +3,17 @@
  * unmodified PredBat / Home Assistant clients only change their base URL. Optional file mirror in the
  * original shared-cache layout.
  */
-export { DEFAULT_LOG_LEVEL, DEFAULT_NATS_URL, type GatewayConfig, loadConfig } from './config.js';
+export { DEFAULT_LOG_LEVEL, DEFAULT_NATS_URL, ENV_VARS, type GatewayConfig, loadConfig } from './config.js';
 export { parseUpstreamDateTime } from './datetime.js';
 export { GatewayConfigError, GatewayErrorCode, MirrorWriteError } from './errors.js';
-export { GatewayMetrics } from './metrics.js';
+export {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_STALL_MS,
+  Liveness,
+  type LivenessOptions,
+  type LivenessReport,
+} from './liveness.js';
+export { GatewayMetrics, type StatsSource } from './metrics.js';
 export {
   MIRROR_FORMAT,
   MirrorWriter,
@@ -60,3 +67,4 @@ export {
   type UrlCache,
   type UrlCacheResult,
 } from './url-cache.js';
+export { VERSION } from './version.js';

@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     logger: logger.child({ component: 'client' }),
     now,
   });
+  metrics.observeClient(client);
 
   let urlConnection: NatsConnection | null = null;
   const pending = connect(natsOptions(config)).then((nc) => {

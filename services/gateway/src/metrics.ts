@@ -1,4 +1,11 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { ClientStats } from '@ratebus/client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { VERSION } from './version.js';
+
+/** The part of `RateClient` the client metrics read (`stats()`), structurally. */
+export interface StatsSource {
+  stats(): ClientStats;
+}
 
 /** The gateway's Prometheus metrics, on their own registry (one per gateway, so tests can run several). */
 export class GatewayMetrics {
@@ -9,6 +16,7 @@ export class GatewayMetrics {
   readonly ensures: Counter<'outcome'>;
   readonly mirrorWrites: Counter<'outcome'>;
   readonly urlCache: Counter<'outcome'>;
+  #client: StatsSource | null = null;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -51,5 +59,91 @@ export class GatewayMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    new Gauge({
+      name: 'ratebus_build_info',
+      help: 'Always 1; the labels say which build runs.',
+      labelNames: ['service', 'version', 'nodejs'],
+      registers,
+    }).set({ service: 'gateway', version: VERSION, nodejs: process.versions.node }, 1);
+    this.clientMetrics(registers);
+  }
+
+  /** The rate client whose `stats()` the `ratebus_client_*` metrics and `ratebus_nats_connected` export. */
+  observeClient(client: StatsSource): void {
+    this.#client = client;
+  }
+
+  /**
+   * The embedded client's counters, read from `stats()` at scrape time. A counter is set to the client's
+   * running total (reset, then incremented by it): the client counts, the registry only reports.
+   */
+  private clientMetrics(registers: Registry[]): void {
+    const stats = () => this.#client?.stats() ?? null;
+    const total = <L extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly L[],
+      read: (s: ClientStats) => readonly [Partial<Record<L, string>>, number][],
+    ) =>
+      new Counter<L>({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          const s = stats();
+          if (!s) return;
+          this.reset();
+          for (const [labels, v] of read(s)) this.inc(labels, v);
+        },
+      });
+    const gauge = (name: string, help: string, read: (s: ClientStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const s = stats();
+          if (s) this.set(read(s));
+        },
+      });
+    gauge('ratebus_nats_connected', '1 while the NATS connection is up, else 0.', (s) =>
+      s.connected ? 1 : 0,
+    );
+    gauge('ratebus_client_held_tariffs', 'Tariff documents held in the local copy.', (s) => s.held);
+    gauge(
+      'ratebus_client_oldest_confirmation_age_seconds',
+      'Oldest confirmation age among the held documents, seconds.',
+      (s) => s.maxAgeMs / 1000,
+    );
+    total(
+      'ratebus_client_rejected_messages_total',
+      'Messages refused by validation and never applied, by reason.',
+      ['reason'],
+      (s) => Object.entries(s.rejected).map(([reason, n]) => [{ reason }, n]),
+    );
+    total(
+      'ratebus_client_rebased_total',
+      'Keys whose entry was re-taken from the stream leader.',
+      [],
+      (s) => [[{}, s.rebased]],
+    );
+    total(
+      'ratebus_client_sequence_rollbacks_total',
+      "Resync checks that found a bucket's last sequence below what was applied (0 on a healthy server).",
+      [],
+      (s) => [[{}, s.sequenceRollbacks]],
+    );
+    total('ratebus_client_resyncs_total', 'Watch resyncs, by kind.', ['kind'], (s) =>
+      Object.entries(s.resyncs).map(([kind, n]) => [{ kind }, n]),
+    );
+    total('ratebus_client_reconnects_total', 'NATS reconnects.', [], (s) => [[{}, s.reconnects]]);
+    total('ratebus_client_applied_total', 'New document contents applied.', [], (s) => [[{}, s.applied]]);
+    total('ratebus_client_updates_dropped_total', 'Updates dropped from full update buffers.', [], (s) => [
+      [{}, s.updatesDropped],
+    ]);
+    total('ratebus_client_persist_errors_total', 'Failed writes of the persisted copy.', [], (s) => [
+      [{}, s.persistErrors],
+    ]);
   }
 }

@@ -35,7 +35,7 @@ export type Route =
   /** Valid codes, but the tariff is of the other fuel than the path: it cannot exist upstream. */
   | { readonly kind: 'no-such-tariff'; readonly fuel: Fuel }
   | { readonly kind: 'upstream'; readonly name: UpstreamRouteName; readonly canonicalPath: string }
-  | { readonly kind: 'healthz' | 'readyz' | 'metrics' }
+  | { readonly kind: 'livez' | 'readyz' | 'metrics' }
   | { readonly kind: 'not-found' };
 
 const NOT_FOUND: Route = { kind: 'not-found' };
@@ -59,7 +59,8 @@ function decodeSegment(s: string): string | null {
  * end here as `not-found` and never reach NATS or the file system.
  */
 export function matchRoute(pathname: string): Route {
-  if (pathname === '/healthz') return { kind: 'healthz' };
+  // /healthz is the older name of the liveness probe.
+  if (pathname === '/livez' || pathname === '/healthz') return { kind: 'livez' };
   if (pathname === '/readyz') return { kind: 'readyz' };
   if (pathname === '/metrics') return { kind: 'metrics' };
   if (!pathname.startsWith('/v1/')) return NOT_FOUND;

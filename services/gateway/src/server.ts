@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { Liveness } from './liveness.js';
 import { GatewayMetrics } from './metrics.js';
 import { parseQuery } from './querystring.js';
 import { answerRates, type JsonAnswer } from './rates-page.js';
@@ -53,6 +54,8 @@ export interface GatewayOptions {
   shutdownGraceMs?: number;
   /** Clock for `Age` of proxied answers, ms since the epoch. Default `Date.now`. */
   now?: () => number;
+  /** Liveness (event loop heartbeat, fatal state) behind `/livez`. Default: a new one, started. */
+  liveness?: Liveness;
 }
 
 const HOST_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
@@ -79,6 +82,8 @@ export class Gateway implements AsyncDisposable {
   private readonly opts: GatewayOptions;
   private readonly server: Server;
   private readonly log: Logger;
+  private readonly liveness: Liveness;
+  private ownLiveness = false;
   private ready = false;
   /** Tariffs whose interest this gateway has declared through `ensure()`. */
   private readonly declared = new Set<string>();
@@ -88,6 +93,11 @@ export class Gateway implements AsyncDisposable {
     this.opts = opts;
     this.log = opts.logger;
     this.metrics = opts.metrics ?? new GatewayMetrics();
+    if (opts.liveness) this.liveness = opts.liveness;
+    else {
+      this.liveness = new Liveness().start();
+      this.ownLiveness = true;
+    }
     this.server = createServer((req, res) => {
       void this.handle(req, res).catch((e: unknown) => {
         this.log.error({ err: errInfo(e) }, 'request handler failed');
@@ -131,6 +141,19 @@ export class Gateway implements AsyncDisposable {
     return this.ready;
   }
 
+  /**
+   * Readiness: the initial snapshot is loaded (from NATS or the persisted copy) and NATS is connected. While
+   * NATS is away the gateway still answers from its copy (labelled with its age) but is not ready: it cannot
+   * fetch tariffs it does not hold, nor keep the ones it holds fresh.
+   */
+  readiness(): { ok: boolean; detail: Record<string, unknown> } {
+    const nats = this.opts.source.isConnected?.() ?? true;
+    return {
+      ok: this.ready && nats,
+      detail: { snapshot: this.ready ? 'loaded' : 'loading', nats: nats ? 'connected' : 'disconnected' },
+    };
+  }
+
   /** Stops accepting, lets in-flight requests finish (bounded), closes. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -142,6 +165,7 @@ export class Gateway implements AsyncDisposable {
       );
       await closed;
       clearTimeout(timer);
+      if (this.ownLiveness) this.liveness.stop();
     })();
     return this.stopping;
   }
@@ -184,10 +208,15 @@ export class Gateway implements AsyncDisposable {
 
   private async dispatch(route: Route, rawQuery: string, req: IncomingMessage): Promise<Reply> {
     switch (route.kind) {
-      case 'healthz':
-        return json(200, { status: 'ok' });
-      case 'readyz':
-        return this.ready ? json(200, { status: 'ready' }) : json(503, { status: 'starting' });
+      case 'livez': {
+        // Never looks at NATS: during an outage the gateway serves its copy and must not be restarted.
+        const live = this.liveness.check();
+        return json(live.ok ? 200 : 503, { status: live.ok ? 'ok' : 'unavailable', ...live.detail });
+      }
+      case 'readyz': {
+        const r = this.readiness();
+        return json(r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'unavailable', ...r.detail });
+      }
       case 'metrics':
         return {
           status: 200,

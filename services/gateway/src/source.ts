@@ -29,6 +29,8 @@ export interface RateSource {
   ensure(product: ProductCode, tariff: TariffCode, opts: { timeoutMs: number }): Promise<unknown>;
   /** Resolves once the initial snapshot is loaded. */
   ready(): Promise<unknown>;
+  /** Whether the NATS connection is up now (readiness). A source without it counts as connected. */
+  isConnected?(): boolean;
 }
 
 /** A source that can tell about updates (needed by the file mirror). */

@@ -6,6 +6,7 @@ import {
   Gateway,
   type GatewayOptions,
   type HeldRates,
+  Liveness,
   type RateSource,
   type UrlCache,
   type UrlCacheResult,
@@ -20,6 +21,7 @@ class FakeSource implements RateSource {
   held = new Map<string, HeldRates>();
   calls: string[] = [];
   ensureImpl: (key: string) => Promise<unknown> = async () => undefined;
+  connected = true;
   private readyResolve!: () => void;
   private readonly readyP = new Promise<void>((r) => {
     this.readyResolve = r;
@@ -45,6 +47,9 @@ class FakeSource implements RateSource {
   }
   markReady() {
     this.readyResolve();
+  }
+  isConnected() {
+    return this.connected;
   }
 }
 
@@ -244,6 +249,34 @@ describe('Gateway HTTP', () => {
     const bad = await fetch(`${gw.url}/v1/products/`);
     assert.equal(bad.status, 502);
     await bad.arrayBuffer();
+  });
+
+  it('liveness ignores NATS and fails only when wedged; readiness needs the snapshot and NATS', async () => {
+    source.markReady();
+    await source.ready();
+    await new Promise((r) => setImmediate(r));
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 200);
+    source.connected = false;
+    const notReady = await fetch(`${gw.url}/readyz`);
+    assert.equal(notReady.status, 503);
+    assert.deepEqual(await notReady.json(), {
+      status: 'unavailable',
+      snapshot: 'loaded',
+      nats: 'disconnected',
+    });
+    assert.equal((await fetch(`${gw.url}/livez`)).status, 200, 'NATS away: still live');
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+    source.connected = true;
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 200);
+
+    await gw.stop();
+    const liveness = new Liveness();
+    await start({ liveness });
+    assert.equal((await fetch(`${gw.url}/livez`)).status, 200);
+    liveness.fatal('test');
+    const dead = await fetch(`${gw.url}/livez`);
+    assert.equal(dead.status, 503);
+    assert.equal(((await dead.json()) as { fatal: string }).fatal, 'test');
   });
 
   it('reports readiness once the source is ready, health always, and metrics by route and status', async () => {

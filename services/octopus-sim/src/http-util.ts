@@ -5,7 +5,7 @@ export interface SimResponse {
   body: string;
 }
 
-/** Headers the real API sends on every REST answer (octopus-api.md §1.4). */
+/** Headers the real API sends on every REST answer (docs/octopus-api.md §1.4). */
 export const REST_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'max-age=300',
   vary: 'Accept, Authorization, Cookie, Origin',

@@ -9,7 +9,7 @@ export const AGILE_CAP_EXC_VAT = 95;
 export const AGILE_2026_SHIFT_FROM_MS = Date.parse('2026-03-31T22:00:00Z');
 export const AGILE_2026_SHIFT_P = -3.5;
 
-/** Regional Agile import multiplier D and 16:00–19:00 peak adder P (octopus-api.md §3.1). */
+/** Regional Agile import multiplier D and 16:00–19:00 peak adder P (docs/octopus-api.md §3.1). */
 export const AGILE_IMPORT_FACTORS: Record<Region, { d: number; p: number }> = {
   A: { d: 2.1, p: 13 },
   B: { d: 2.0, p: 14 },

@@ -16,7 +16,7 @@ import { type RawRow, toRateRow, type VatSettings } from './series.js';
 
 /** Behaviours the reference is unsure about, switchable at run time (`POST /_sim/switches`). */
 export interface SimSwitches {
-  /** Electricity VAT is 0 % from 2026-09-30T23:00Z to 2027-03-31 (octopus-api.md §5.4). Default true. */
+  /** Electricity VAT is 0 % from 2026-09-30T23:00Z to 2027-03-31 (docs/octopus-api.md §5.4). Default true. */
   electricityVatHoliday: boolean;
   /** Tracker (SILVER-*) products appear in `/v1/products/` (some clients say they are hidden). Default true. */
   listTrackerProducts: boolean;

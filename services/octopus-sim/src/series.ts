@@ -38,7 +38,7 @@ export interface Series {
 
 export type VatKind = 'electricity' | 'gas' | 'none';
 
-/** VAT switches (octopus-api.md §5.4). */
+/** VAT switches (docs/octopus-api.md §5.4). */
 export interface VatSettings {
   /** GB domestic electricity VAT 0 % from 2026-09-30T23:00Z to 2027-03-31 (inclusive, UK). Default true. */
   electricityVatHoliday: boolean;

@@ -16,7 +16,7 @@ import {
 } from '@ratebus/schema';
 
 /**
- * Test stand-in for the fetcher's side of the bus (buses.md): creates the buckets with the fetcher's
+ * Test stand-in for the fetcher's side of the bus (docs/buses.md): creates the buckets with the fetcher's
  * configuration and writes valid documents and checks, so the client can be tested before the fetcher
  * exists.
  */

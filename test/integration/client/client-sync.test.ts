@@ -239,7 +239,7 @@ describe('RateClient (single server)', function () {
       assert.equal(c.get(ok.product, ok.tariff)?.revision, view.revision);
       const silent = tariffN(603);
       await assert.rejects(c.ensure(silent.product, silent.tariff, { timeoutMs: 800 }), EnsureTimeoutError);
-      // The refresh subject is the one buses.md names.
+      // The refresh subject is the one docs/buses.md names.
       assert.equal(refreshSubject(ok.product, ok.tariff), `ratebus.refresh.${ok.product}.${ok.tariff}`);
       // Interest was declared for every ensured tariff.
       await check(async () => (await bus.interest.get(rateKey(ok.product, ok.tariff)))?.operation === 'PUT', {

@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 
 /**
  * Issue 7's compatibility test: the request sequences of PredBat and of the Home Assistant integration
- * (clients-in-the-wild.md §1.2, §4) against the simulator and against the gateway fed by a real fetcher
+ * (docs/clients-in-the-wild.md §1.2, §4) against the simulator and against the gateway fed by a real fetcher
  * process from that simulator; the answers must be equal modulo the origin in links.
  *
  * The fetcher process follows the simulator's (frozen) clock (OCTOPUS_SIM_CLOCK=1), so a

@@ -13,7 +13,7 @@ import {
   toUtcSecond,
 } from '@ratebus/schema';
 
-/** The buckets the fetcher would create (buses.md), so the gateway can be tested with documents in KV. */
+/** The buckets the fetcher would create (docs/buses.md), so the gateway can be tested with documents in KV. */
 export interface Buckets {
   rates: KV;
   checks: KV;

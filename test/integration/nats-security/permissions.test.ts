@@ -19,7 +19,7 @@ const KEY = rateKey(PRODUCT, TARIFF);
 const NEW_KEY = rateKey(PRODUCT, 'E-1R-AGILE-24-10-01-A');
 const URL_KEY = 'a'.repeat(64);
 
-/** Bucket configs as the fetcher creates them (buses.md), with R1 on a single node. */
+/** Bucket configs as the fetcher creates them (docs/buses.md), with R1 on a single node. */
 const BUCKET_CONFIGS: Record<string, { history: number; ttl?: number }> = {
   [BUCKETS.rates]: { history: 1 },
   [BUCKETS.checks]: { history: 1 },
