@@ -29,6 +29,7 @@ const ALLOWED: Record<string, string[]> = {
   octopus: ['@ratebus/schema'],
   client: ['@ratebus/schema', '@ratebus/octopus'],
   testkit: [],
+  'service-kit': [],
 };
 
 describe('architecture', () => {

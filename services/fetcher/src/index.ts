@@ -50,13 +50,6 @@ export {
 } from './lease/elector.js';
 export { verifyLeaseBucket } from './lease/verify.js';
 export {
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_STALL_MS,
-  Liveness,
-  type LivenessOptions,
-  type LivenessReport,
-} from './liveness.js';
-export {
   createMetrics,
   DEFAULT_MAX_TARIFF_SERIES,
   endpointOf,

@@ -12,6 +12,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { DEFAULT_USER_AGENT, followSimulatorClock, OctopusClient } from '@ratebus/octopus';
+import { Liveness } from '@ratebus/service-kit';
 import { type Logger, pino } from 'pino';
 import { type FetcherBuckets, openBuckets } from './buckets.js';
 import { type FetcherConfig, loadConfig } from './config.js';
@@ -19,7 +20,6 @@ import { ConfirmationWatch } from './confirmations.js';
 import { BucketMismatchError, ConfigError } from './errors.js';
 import { type HttpServerHandle, startHttpServer } from './http.js';
 import { LeaderElector } from './lease/elector.js';
-import { Liveness } from './liveness.js';
 import { createMetrics } from './metrics.js';
 import { realClock } from './worker/clock.js';
 import type { Clock } from './worker/types.js';

@@ -6,13 +6,6 @@
 export { DEFAULT_LOG_LEVEL, DEFAULT_NATS_URL, ENV_VARS, type GatewayConfig, loadConfig } from './config.js';
 export { parseUpstreamDateTime } from './datetime.js';
 export { GatewayConfigError, GatewayErrorCode, MirrorWriteError } from './errors.js';
-export {
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_STALL_MS,
-  Liveness,
-  type LivenessOptions,
-  type LivenessReport,
-} from './liveness.js';
 export { GatewayMetrics, type StatsSource } from './metrics.js';
 export {
   MIRROR_FORMAT,

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Liveness } from '@ratebus/service-kit';
 import type { Logger } from 'pino';
-import { Liveness } from './liveness.js';
 import { GatewayMetrics } from './metrics.js';
 import { parseQuery } from './querystring.js';
 import { answerRates, type JsonAnswer } from './rates-page.js';

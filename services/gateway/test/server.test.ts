@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { RatesDocument } from '@ratebus/schema';
+import { Liveness } from '@ratebus/service-kit';
 import { pino } from 'pino';
 import {
   Gateway,
   type GatewayOptions,
   type HeldRates,
-  Liveness,
   type RateSource,
   type UrlCache,
   type UrlCacheResult,
