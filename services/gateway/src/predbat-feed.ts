@@ -241,7 +241,11 @@ export class PredbatFeed {
     if (!cache || now - this.#productsListAt < PRODUCTS_LIST_INTERVAL_MS) return;
     this.#productsListAt = now;
     const r = await cache.get('/v1/products/');
-    if (!r.ok || r.response.status !== 200) return;
+    if (!r.ok || r.response.status !== 200) {
+      // Not connected yet, or no fetcher: try again in a minute rather than in an hour.
+      this.#productsListAt = now - PRODUCTS_LIST_INTERVAL_MS + 60_000;
+      return;
+    }
     try {
       const body = JSON.parse(r.response.body) as { results?: Array<{ code?: unknown }> };
       for (const p of body.results ?? []) {
