@@ -41,7 +41,7 @@ COPY --from=deps /app ./
 COPY --from=build /out/ ./
 # Writable state for the gateway (file mirror, persisted copy). Named volumes mounted here start with this
 # ownership, so the non-root user can write them.
-RUN mkdir -p /var/lib/ratebus/mirror /var/lib/ratebus/cache \
+RUN mkdir -p /var/lib/ratebus/mirror /var/lib/ratebus/cache /var/lib/ratebus/predbat/cache \
  && chown -R node:node /var/lib/ratebus
 USER node
 ENTRYPOINT ["node"]

@@ -1,5 +1,8 @@
+import { productCode, type TariffRef } from '@ratebus/schema';
 import { z } from 'zod';
 import { GatewayConfigError } from './errors.js';
+import { DEFAULT_PREDBAT_SCAN_INTERVAL_MS, parsePredbatTariffs } from './predbat-feed.js';
+import { DEFAULT_FLUX_IMPORT_PRODUCT } from './predbat-urls.js';
 import { DEFAULT_ENSURE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_UPSTREAM_ORIGIN } from './server.js';
 import { DEFAULT_URL_CACHE_TIMEOUT_MS } from './url-cache.js';
 
@@ -29,6 +32,12 @@ const EnvSchema = z
     UPSTREAM_ORIGIN: httpUrl.default(DEFAULT_UPSTREAM_ORIGIN),
     /** Demos and benchmarks only: follow the simulator clock at UPSTREAM_ORIGIN for ages and freshness. */
     OCTOPUS_SIM_CLOCK: z.enum(['0', '1', 'true', 'false']).optional(),
+    /** PredBat's cache directory (`{config_root}/cache`) to feed; unset = no storage feed. */
+    PREDBAT_CACHE_DIR: nonEmpty.optional(),
+    /** The pod's tariffs, `PRODUCT/TARIFF` pairs separated by commas. */
+    PREDBAT_TARIFFS: nonEmpty.optional(),
+    PREDBAT_SCAN_INTERVAL_MS: int(1_000, 3_600_000).default(DEFAULT_PREDBAT_SCAN_INTERVAL_MS),
+    PREDBAT_FLUX_IMPORT_PRODUCT: nonEmpty.default(DEFAULT_FLUX_IMPORT_PRODUCT),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default(DEFAULT_LOG_LEVEL),
@@ -43,6 +52,30 @@ const EnvSchema = z
     }
     if (e.NATS_PASSWORD !== undefined && !e.NATS_USER) {
       ctx.addIssue({ code: 'custom', path: ['NATS_USER'], message: 'required when NATS_PASSWORD is set' });
+    }
+    if (e.PREDBAT_TARIFFS !== undefined) {
+      if (!e.PREDBAT_CACHE_DIR) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PREDBAT_CACHE_DIR'],
+          message: 'required when PREDBAT_TARIFFS is set',
+        });
+      }
+      try {
+        parsePredbatTariffs(e.PREDBAT_TARIFFS);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PREDBAT_TARIFFS'],
+          message: `comma-separated PRODUCT/TARIFF pairs expected: ${why}`,
+        });
+      }
+    }
+    try {
+      productCode(e.PREDBAT_FLUX_IMPORT_PRODUCT);
+    } catch {
+      ctx.addIssue({ code: 'custom', path: ['PREDBAT_FLUX_IMPORT_PRODUCT'], message: 'not a product code' });
     }
   });
 
@@ -64,6 +97,15 @@ export interface GatewayConfig {
   logLevel: string;
   /** Follow the simulator's clock (`GET {upstreamOrigin}/_sim/clock`): demos and benchmarks only. */
   simClock: boolean;
+  /** The PredBat storage feed, when `PREDBAT_CACHE_DIR` is set. */
+  predbat:
+    | {
+        dir: string;
+        tariffs: TariffRef[];
+        scanIntervalMs: number;
+        fluxImportProduct: string;
+      }
+    | undefined;
 }
 
 /**
@@ -98,5 +140,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     upstreamOrigin: e.UPSTREAM_ORIGIN,
     logLevel: e.LOG_LEVEL,
     simClock: e.OCTOPUS_SIM_CLOCK === '1' || e.OCTOPUS_SIM_CLOCK === 'true',
+    predbat: e.PREDBAT_CACHE_DIR
+      ? {
+          dir: e.PREDBAT_CACHE_DIR,
+          tariffs: parsePredbatTariffs(e.PREDBAT_TARIFFS ?? ''),
+          scanIntervalMs: e.PREDBAT_SCAN_INTERVAL_MS,
+          fluxImportProduct: e.PREDBAT_FLUX_IMPORT_PRODUCT,
+        }
+      : undefined,
   };
 }

@@ -2,6 +2,7 @@
 export const GatewayErrorCode = {
   InvalidConfig: 'ERR_GATEWAY_CONFIG',
   MirrorWrite: 'ERR_MIRROR_WRITE',
+  PredbatWrite: 'ERR_PREDBAT_WRITE',
 } as const;
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
 
@@ -24,6 +25,18 @@ export class MirrorWriteError extends Error {
   constructor(file: string, options?: ErrorOptions) {
     super(`could not write mirror file ${file}`, options);
     this.name = 'MirrorWriteError';
+    this.file = file;
+  }
+}
+
+/** A PredBat cache entry could not be written (the previous files, if any, are left intact). */
+export class PredbatWriteError extends Error {
+  readonly code = GatewayErrorCode.PredbatWrite;
+  /** The entry's file name (built from a hex key, never from unvalidated input). */
+  readonly file: string;
+  constructor(file: string, options?: ErrorOptions) {
+    super(`could not write PredBat cache entry ${file}`, options);
+    this.name = 'PredbatWriteError';
     this.file = file;
   }
 }

@@ -1,11 +1,11 @@
 /**
- * @ratebus/gateway — an HTTP sidecar that answers like `api.octopus.energy` for the rates ratebus holds, so
- * unmodified PredBat / Home Assistant clients only change their base URL. Optional file mirror in the
- * original shared-cache layout.
+ * @ratebus/gateway — an HTTP sidecar that answers like `api.octopus.energy` for the rates ratebus holds
+ * (PredBat's URL mode points at it), a storage feed that keeps PredBat's own cache directory (API-key mode),
+ * and an optional file mirror in the original shared-cache layout.
  */
 export { DEFAULT_LOG_LEVEL, DEFAULT_NATS_URL, ENV_VARS, type GatewayConfig, loadConfig } from './config.js';
 export { parseUpstreamDateTime } from './datetime.js';
-export { GatewayConfigError, GatewayErrorCode, MirrorWriteError } from './errors.js';
+export { GatewayConfigError, GatewayErrorCode, MirrorWriteError, PredbatWriteError } from './errors.js';
 export { GatewayMetrics, type StatsSource } from './metrics.js';
 export {
   MIRROR_FORMAT,
@@ -17,6 +17,44 @@ export {
   writeFileAtomic,
 } from './mirror.js';
 export { attachMirror, mirrorTariffs, refOfUpdate } from './mirror-sync.js';
+export {
+  DEFAULT_PREDBAT_PRODUCT_REFRESH_MS,
+  DEFAULT_PREDBAT_SCAN_INTERVAL_MS,
+  PREDBAT_PAGES,
+  PREDBAT_READ_AFTER_MS,
+  PREDBAT_READ_BEFORE_MS,
+  PredbatFeed,
+  type PredbatFeedOptions,
+  type PredbatFeedStats,
+  type PredbatSource,
+  type PredbatWriteOutcome,
+  parsePredbatTariffs,
+  predbatRatesJson,
+} from './predbat-feed.js';
+export {
+  createdString,
+  ENTRY_META_RE,
+  entryFiles,
+  jsonToYaml11,
+  metaText,
+  PREDBAT_MODULE,
+  PREDBAT_ORIGIN,
+  PredbatMetaSchema,
+  parseCreated,
+  predbatKey,
+  predbatUrl,
+  yamlQuoted,
+} from './predbat-format.js';
+export {
+  candidateTariffs,
+  chargesOf,
+  DEFAULT_FLUX_IMPORT_PRODUCT,
+  KeyIndex,
+  type PredbatEntry,
+  productEntry,
+  publicTariffFor,
+  ratesEntry,
+} from './predbat-urls.js';
 export { parseQuery, type QueryPair, quotePlus, replaceQueryParam, unquotePlus } from './querystring.js';
 export { answerRates, type JsonAnswer, type RatesPage, rowsFor } from './rates-page.js';
 export {

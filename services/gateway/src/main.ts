@@ -18,6 +18,7 @@ import { GatewayConfigError } from './errors.js';
 import { GatewayMetrics } from './metrics.js';
 import { MirrorWriter } from './mirror.js';
 import { attachMirror, mirrorTariffs } from './mirror-sync.js';
+import { PredbatFeed } from './predbat-feed.js';
 import { Gateway } from './server.js';
 import { DeferredUrlCache, NatsUrlCache } from './url-cache.js';
 
@@ -110,6 +111,31 @@ async function main(): Promise<void> {
     void client.ready().then(() => mirrorTariffs(client, w, client.tariffs()));
   }
 
+  let feed: PredbatFeed | null = null;
+  if (config.predbat) {
+    feed = new PredbatFeed({
+      ...config.predbat,
+      source: client,
+      urlCache,
+      logger: logger.child({ component: 'predbat' }),
+      ensureTimeoutMs: config.ensureTimeoutMs,
+      now,
+      onWrite: (outcome) => metrics.predbatWrites.inc({ outcome }),
+    });
+    const f = feed;
+    // Fed from the initial snapshot on: entries restored from CACHE_DIR keep their honest `created`.
+    void client
+      .ready()
+      .then(() => f.start())
+      .catch((e: unknown) => {
+        logger.error({ err: e }, 'PredBat storage feed failed to start');
+      });
+    logger.info(
+      { dir: config.predbat.dir, tariffs: config.predbat.tariffs.length },
+      'PredBat storage feed on',
+    );
+  }
+
   const gateway = await Gateway.start({
     source: client,
     urlCache,
@@ -137,6 +163,7 @@ async function main(): Promise<void> {
       await gateway.stop();
       detachMirror();
       await writer?.idle();
+      await feed?.stop();
       await client.close();
       // A connection still waiting for its first server is simply abandoned by the exit below.
       const nc = urlConnection as NatsConnection | null;

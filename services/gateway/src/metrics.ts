@@ -16,6 +16,7 @@ export class GatewayMetrics {
   readonly ensures: Counter<'outcome'>;
   readonly mirrorWrites: Counter<'outcome'>;
   readonly urlCache: Counter<'outcome'>;
+  readonly predbatWrites: Counter<'outcome'>;
   #client: StatsSource | null = null;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -56,6 +57,12 @@ export class GatewayMetrics {
     this.urlCache = new Counter({
       name: 'ratebus_gateway_url_cache_total',
       help: 'Public GETs answered through the shared URL cache, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.predbatWrites = new Counter({
+      name: 'ratebus_gateway_predbat_entries_total',
+      help: 'PredBat cache entries considered by the storage feed, by outcome (written, unchanged, kept-newer, unreadable, error).',
       labelNames: ['outcome'],
       registers,
     });

@@ -63,14 +63,16 @@ export function mirrorFileName(product: string, tariff: string): string {
 }
 
 /**
- * Writes `path` atomically: a temp file in the same directory, fsync, rename, then fsync of the directory.
- * The temp file is removed on every failure.
+ * Writes `path` atomically: a temp file `.{name}.{pid}-{8 hex}.tmp` in the same directory, fsync, rename,
+ * then fsync of the directory. The temp file is removed on every failure.
  */
-export async function writeFileAtomic(dir: string, name: string, text: string): Promise<void> {
+export async function writeFileAtomic(dir: string, name: string, text: string, mode = 0o644): Promise<void> {
   const tmp = join(dir, `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    fh = await open(tmp, 'wx', 0o644);
+    fh = await open(tmp, 'wx', mode);
+    // The umask applies to open(); the mode asked for is the mode meant (e.g. group-writable).
+    await fh.chmod(mode);
     await fh.writeFile(text, 'utf8');
     await fh.sync();
     await fh.close();

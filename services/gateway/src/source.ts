@@ -9,6 +9,8 @@ export interface HeldRates {
   readonly freshness: Freshness;
   /** Time since the fetcher last confirmed this content upstream, ms. */
   readonly ageMs: number;
+  /** When the fetcher last confirmed this content upstream (`RateClient` gives it); else now − ageMs. */
+  readonly confirmedAt?: Date;
 }
 
 /** A change to the local copy, as far as the gateway cares: which tariff. */

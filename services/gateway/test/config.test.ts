@@ -53,4 +53,45 @@ describe('gateway configuration', () => {
       assert.ok(!e.message.includes('hunter2'));
     }
   });
+
+  it('reads the PredBat storage feed settings', () => {
+    assert.equal(loadConfig({}).predbat, undefined, 'off unless PREDBAT_CACHE_DIR is set');
+    const c = loadConfig({
+      PREDBAT_CACHE_DIR: '/predbat/cache',
+      PREDBAT_TARIFFS: 'AGILE-24-10-01/E-1R-AGILE-24-10-01-C, VAR-22-11-01/G-1R-VAR-22-11-01-A',
+    });
+    assert.deepEqual(c.predbat, {
+      dir: '/predbat/cache',
+      tariffs: [
+        { product: 'AGILE-24-10-01', tariff: 'E-1R-AGILE-24-10-01-C' },
+        { product: 'VAR-22-11-01', tariff: 'G-1R-VAR-22-11-01-A' },
+      ],
+      scanIntervalMs: 30_000,
+      fluxImportProduct: 'FLUX-IMPORT-23-02-14',
+    });
+    assert.deepEqual(loadConfig({ PREDBAT_CACHE_DIR: '/c' }).predbat?.tariffs, [], 'discovery only');
+  });
+
+  it('rejects invalid PredBat feed settings, each one named', () => {
+    for (const [env, path] of [
+      [{ PREDBAT_TARIFFS: 'AGILE-24-10-01/E-1R-AGILE-24-10-01-C' }, 'PREDBAT_CACHE_DIR'],
+      [{ PREDBAT_CACHE_DIR: '/c', PREDBAT_TARIFFS: 'AGILE-24-10-01' }, 'PREDBAT_TARIFFS'],
+      [
+        { PREDBAT_CACHE_DIR: '/c', PREDBAT_TARIFFS: 'AGILE-24-10-01/E-1R-GO-VAR-22-10-14-C' },
+        'PREDBAT_TARIFFS',
+      ],
+      [{ PREDBAT_CACHE_DIR: '/c', PREDBAT_TARIFFS: '../x/E-1R-X-C' }, 'PREDBAT_TARIFFS'],
+      [{ PREDBAT_CACHE_DIR: '/c', PREDBAT_SCAN_INTERVAL_MS: '10' }, 'PREDBAT_SCAN_INTERVAL_MS'],
+      [
+        { PREDBAT_CACHE_DIR: '/c', PREDBAT_FLUX_IMPORT_PRODUCT: 'flux import' },
+        'PREDBAT_FLUX_IMPORT_PRODUCT',
+      ],
+    ] as const) {
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof GatewayConfigError && e.problems.some((p) => p.startsWith(`${path}:`)),
+        JSON.stringify(env),
+      );
+    }
+  });
 });

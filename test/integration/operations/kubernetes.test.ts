@@ -33,6 +33,9 @@ const LEFT_DEFAULT: Record<'fetcher' | 'gateway', Record<string, string>> = {
   gateway: {
     NATS_CREDS: 'user and password from the Secret instead',
     OCTOPUS_SIM_CLOCK: 'demos and benchmarks only',
+    PREDBAT_TARIFFS: "discovered from PredBat's own .meta files in the shared cache",
+    PREDBAT_SCAN_INTERVAL_MS: 'the default 30 s is well inside PredBat’s 10-minute re-read',
+    PREDBAT_FLUX_IMPORT_PRODUCT: 'the default FLUX-IMPORT product',
   },
 };
 
