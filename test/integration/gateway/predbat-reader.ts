@@ -75,7 +75,7 @@ export function readWithPython(dir: string, entries: Array<{ url: string; json: 
   return JSON.parse(r.stdout) as Read[];
 }
 
-/** What upstream (the simulator) gives PredBat for a URL: the product object, or ≤ 3 pages of results. */
+/** What upstream (the simulator at `simUrl`) gives PredBat for a URL: the product object, or ≤ 3 pages of results. */
 export async function upstreamValue(simUrl: string, path: string): Promise<string> {
   if (!path.includes('-tariffs/')) return (await fetch(`${simUrl}${path}`)).text();
   const rows: unknown[] = [];
@@ -83,7 +83,11 @@ export async function upstreamValue(simUrl: string, path: string): Promise<strin
   for (let pages = 0; url && pages < 3; pages++) {
     const body = (await (await fetch(url)).json()) as { results: unknown[]; next: string | null };
     rows.push(...body.results);
-    url = body.next;
+    // `next` names the simulator's public origin, which may be a name only its network resolves (compose).
+    url =
+      body.next === null
+        ? null
+        : new URL(new URL(body.next).pathname + new URL(body.next).search, simUrl).href;
   }
   return JSON.stringify(rows);
 }
