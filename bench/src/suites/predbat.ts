@@ -102,6 +102,13 @@ async function readLoop(time: SimTime, c: Consumer, first: number, end: number):
 
 const minutes = (ms: number | null | undefined, digits = 1): string =>
   ms === null || ms === undefined ? '—' : `${fmt(ms / MINUTE, digits)} min`;
+/** A lag: simulated seconds under 2 minutes, else minutes. */
+const lag = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined
+    ? '—'
+    : Math.abs(ms) < 2 * MINUTE
+      ? `${Math.round(ms / 1_000)} s`
+      : minutes(ms);
 
 /**
  * PredBat's API-key mode beside the gateway's storage feed: N PredBat-like consumers read the fed directory
@@ -387,7 +394,7 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
     const stoppedCell =
       firstRequest === null
         ? 'none within the run'
-        : `first ${minutes(firstRequest - firstCrossing)} after the first entry turned 30 min (${minutes(firstRequest - stopAt)} after the stop); every consumer and URL ${minutes(lagMin)}–${minutes(lagMax)} after its entry turned 30 min${data.aStopped.urlsNeverFetched ? ` (${data.aStopped.urlsNeverFetched} URLs not yet)` : ''}`;
+        : `first ${lag(firstRequest - firstCrossing)} after the first entry turned 30 min (${minutes(firstRequest - stopAt)} after the stop); every consumer and URL ${lag(lagMin)} to ${lag(lagMax)} after its entry turned 30 min${data.aStopped.urlsNeverFetched ? ` (${data.aStopped.urlsNeverFetched} URLs not yet)` : ''}`;
     const table = [
       '| design | consumers | simulated hours | consumer upstream requests | per consumer per day | max entry age seen at a read | first request after the fetchers stopped |',
       '|---|---:|---:|---:|---:|---|---|',
@@ -411,10 +418,13 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
         `Fetcher config: \`deploy/ratebus.yaml\` (cadence 25 min, jitter 4 min, URL cache TTL 20 min), with its two real-time settings scaled to the clock: the URL cache TTL is a NATS KV max age in real ms (${urlCacheTtlRealMs} ms = 20 simulated minutes) and the upstream budget is per real minute (${config.upstream.requestsPerMinute}). The fetcher confirms each tariff every 25 min minus up to 4, moved earlier when a call would fall within about 45 s of :00/:30 (its clock), so a rates entry should stay under 25 min + the confirmation's round trip. ` +
         `The gateway's directory scan runs every ${SCAN_INTERVAL_MS / 1_000} s real (\`PREDBAT_SCAN_INTERVAL_MS\`, its minimum; the default 30 s would be 3 simulated hours), which is ${(SCAN_INTERVAL_MS * SPEED) / MINUTE} simulated minutes instead of 30 s: product detail is re-asked on a scan or on a rate update of the same product, so product entries age up to about 20 min + that scan period here, against about 21 min in production. ` +
         `The services start ${WARMUP_MS / MINUTE} simulated minutes before the day (the directory was complete after ${minutes(readyAt - (dayStart - WARMUP_MS), 0)}); counting starts at ${new Date(dayStart).toISOString().slice(0, 16)}Z (Agile D+1 published 16:${String(PUBLICATION_DELAY_MIN).padStart(2, '0')}).`,
+      '',
       `**A′**: at the end of the day both fetchers get SIGTERM together; the gateway keeps running (its entries keep the fetchers' last \`created\`: ${fedChanged} of ${fedUrls.length} changed after the stop, and the fetchers made ${fetchersAfterStop} upstream requests after it) and the consumers go on for ${stoppedHours} simulated hours. ` +
         '"Turned 30 min" is per consumer and URL: the newest entry it had at the stop (the feed\'s, or its own) + 30 min; PredBat\'s first request should come at its first look after that, i.e. within 10 minutes.',
+      '',
       `**B**: the same consumers (tariffs, phases) with an empty private cache and no directory, over the same simulated day on the same simulator, at the same time as A (caller \`predbat-baseline-<i>\` instead of \`predbat-consumer-<i>\`). ` +
-        'A consumer stores `created` when its fetch has finished, a few simulated seconds after its look began, so 30 minutes later the entry is still just under 30 min old: with looks exactly 10 min apart it refetches every 40 min (ages up to 40 min), and the 30–35 min refresh attempt is rarely the path taken; a PredBat looking more often would refetch closer to every 30 min.',
+        'A consumer stores `created` when its fetch has finished, a few simulated seconds after its look began, so 30 minutes later the entry is still just under 30 min old: with looks exactly 10 min apart it refetches every 40 min (ages up to 40 min at a look, a little more when a look starts late because the benchmark process is busy), and the 30–35 min refresh attempt is rarely the path taken; a PredBat looking more often would refetch closer to every 30 min.',
+      '',
       `Requests are counted by the simulator per caller and simulated time (\`/_sim/stats\`); the consumers' own counts agree (${own.a} / ${own.b}: ${own.a === aDay + aStopped && own.b === bDay ? 'equal' : 'NOT equal'}). At ×${SPEED} one real millisecond is ${(SPEED / 1_000).toFixed(2)} simulated seconds, so ages include the stretched NATS and file-write latency (a few simulated seconds).`,
       '',
       table,
