@@ -18,7 +18,7 @@ import {
   seeded,
   type Tariff,
 } from '../predbat/consumer.js';
-import { Cleanup, fmt, sleep } from '../propagation/util.js';
+import { Cleanup, fmt, sleep, summarize } from '../propagation/util.js';
 import { SimTime } from '../simtime.js';
 import type { Suite } from '../suite.js';
 
@@ -68,12 +68,29 @@ const maxOf = (a: number | null, b: number): number => (a === null ? b : Math.ma
 /** Ages seen at reads, per kind; reads that found no entry. */
 class AgeLog {
   readonly max: AgeMax = { rates: null, product: null };
+  /** Where the largest age of each kind was seen. */
+  readonly worst: Partial<Record<PredbatUrl['kind'], { path: string; at: string }>> = {};
+  readonly all: Record<PredbatUrl['kind'], number[]> = { rates: [], product: [] };
   reads = 0;
   empty = 0;
-  record(u: PredbatUrl, ageMs: number | null): void {
+  record(u: PredbatUrl, ageMs: number | null, now: number): void {
     this.reads++;
-    if (ageMs === null) this.empty++;
-    else this.max[u.kind] = maxOf(this.max[u.kind], ageMs);
+    if (ageMs === null) {
+      this.empty++;
+      return;
+    }
+    this.all[u.kind].push(ageMs);
+    if (this.max[u.kind] === null || ageMs > (this.max[u.kind] as number))
+      this.worst[u.kind] = { path: u.path, at: new Date(now).toISOString() };
+    this.max[u.kind] = maxOf(this.max[u.kind], ageMs);
+  }
+  summary(): Record<string, unknown> {
+    return {
+      max: this.max,
+      worst: this.worst,
+      rates: summarize(this.all.rates),
+      product: summarize(this.all.product),
+    };
   }
   get overall(): number | null {
     const v = [this.max.rates, this.max.product].filter((x): x is number => x !== null);
@@ -236,8 +253,8 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
         now: () => time.now(),
         shared: design === 'a' ? shared : null,
         onRead: (u, age, _from, now) => {
-          if (design === 'b') ages.b.record(u, age);
-          else (now < stopAt ? ages.a : ages.stopped).record(u, age);
+          if (design === 'b') ages.b.record(u, age, now);
+          else (now < stopAt ? ages.a : ages.stopped).record(u, age, now);
         },
       });
     const a = tariffsOf.map((_, i) => make(i, 'a'));
@@ -320,6 +337,18 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
     const steady = count((e) => isA(e) && inRange(e, steadyFrom, end));
     const fedChanged = fedUrls.filter((u) => createdAtStop.get(u.key) !== createdAtEnd.get(u.key)).length;
 
+    // Around the largest rates age seen with the feed: the fetchers' upstream calls for that URL (diagnostic).
+    const worstRates = ages.a.worst.rates;
+    const aroundWorst = worstRates
+      ? simLog
+          .filter(
+            (e) =>
+              isFetcher(e) &&
+              e.path === worstRates.path &&
+              inRange(e, Date.parse(worstRates.at) - 45 * MINUTE, Date.parse(worstRates.at) + 5 * MINUTE),
+          )
+          .map((e) => ({ simAt: e.simAt, at: e.at, caller: e.caller, status: e.status, ms: e.ms }))
+      : [];
     const data = {
       consumers: n,
       speed: SPEED,
@@ -346,6 +375,8 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
         reads: ages.a.reads,
         readsWithoutEntry: ages.a.empty,
         maxAgeMs: ages.a.max,
+        agesMs: ages.a.summary(),
+        fetcherCallsAroundLargestRatesAge: aroundWorst,
         unusableEntries: shared.unusable,
       },
       aStopped: {
@@ -364,6 +395,7 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
         steadyFrom: new Date(steadyFrom).toISOString(),
         steadyRequestsPerHour: steadyHours > 0 ? steady / steadyHours : null,
         maxAgeMs: ages.stopped.max,
+        agesMs: ages.stopped.summary(),
         events: a.flatMap((c, i) =>
           c.events
             .filter((e) => e.at >= stopAt)
@@ -376,6 +408,7 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
         steadyRequestsPerHour: bSteady / (dayHours - 1),
         reads: ages.b.reads,
         maxAgeMs: ages.b.max,
+        agesMs: ages.b.summary(),
         fetches: b.reduce((x, c) => x + c.events.length, 0),
       },
       consumerRequestsCountedByConsumers: own,
@@ -415,7 +448,7 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
         "It looks every 10 simulated minutes at a random phase (the same phases in every design). A fetch is PredBat's GETs against the simulator (the bare URL, then `next` up to 3 pages for rates), tagged `x-sim-caller`, and what it fetched is kept as the consumer's own newer entry in memory, never written into the shared directory (so consumers do not help each other); an entry in the directory is used when it is newer than the consumer's own and its `.yaml` loads (YAML 1.1) to rows or to the product.",
       '',
       `**A**: the simulator, a nats-server, two fetcher processes and one gateway process with \`PREDBAT_CACHE_DIR\` and \`PREDBAT_TARIFFS\` = the ${union.size} tariffs, all on the simulator's clock (\`OCTOPUS_SIM_CLOCK=1\`) at ×${SPEED}. ` +
-        `Fetcher config: \`deploy/ratebus.yaml\` (cadence 25 min, jitter 4 min, URL cache TTL 20 min), with its two real-time settings scaled to the clock: the URL cache TTL is a NATS KV max age in real ms (${urlCacheTtlRealMs} ms = 20 simulated minutes) and the upstream budget is per real minute (${config.upstream.requestsPerMinute}). The fetcher confirms each tariff every 25 min minus up to 4, moved earlier when a call would fall within about 45 s of :00/:30 (its clock), so a rates entry should stay under 25 min + the confirmation's round trip. ` +
+        `Fetcher config: \`deploy/ratebus.yaml\` (cadence 25 min, jitter 4 min, URL cache TTL 20 min), with its two real-time settings scaled to the clock: the URL cache TTL is a NATS KV max age in real ms (${urlCacheTtlRealMs} ms = 20 simulated minutes) and the upstream budget is per real minute (${config.upstream.requestsPerMinute}). The fetcher confirms each tariff every 25 min minus up to 4, moved earlier when a call would fall within about 45 s of :00/:30 (its clock), so a rates entry's age should stay under 25 min plus the time from the planned call to the new \`created\` being on disk; at ×${SPEED} every 100 ms of real delay there (a late timer on the busy machine, the upstream calls, the NATS hop, the file write) is ${(SPEED / 10).toFixed(0)} simulated seconds. Largest rates age at a read here: ${minutes(ages.a.max.rates)}${ages.a.max.rates !== null && ages.a.max.rates > 25 * MINUTE ? ` (${fmt((ages.a.max.rates - 25 * MINUTE) / SPEED, 0)} ms real over 25 min)` : ''}; 99 % of rates reads saw under ${minutes(summarize(ages.a.all.rates).p99)}. ` +
         `The gateway's directory scan runs every ${SCAN_INTERVAL_MS / 1_000} s real (\`PREDBAT_SCAN_INTERVAL_MS\`, its minimum; the default 30 s would be 3 simulated hours), which is ${(SCAN_INTERVAL_MS * SPEED) / MINUTE} simulated minutes instead of 30 s: product detail is re-asked on a scan or on a rate update of the same product, so product entries age up to about 20 min + that scan period here, against about 21 min in production. ` +
         `The services start ${WARMUP_MS / MINUTE} simulated minutes before the day (the directory was complete after ${minutes(readyAt - (dayStart - WARMUP_MS), 0)}); counting starts at ${new Date(dayStart).toISOString().slice(0, 16)}Z (Agile D+1 published 16:${String(PUBLICATION_DELAY_MIN).padStart(2, '0')}).`,
       '',
