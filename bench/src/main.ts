@@ -8,6 +8,7 @@ import { failoverContainersSuite } from './suites/failover-containers.js';
 import { gatewaySuite } from './suites/gateway.js';
 import { loadSuite } from './suites/load.js';
 import { podcostSuite } from './suites/podcost.js';
+import { predbatSuite } from './suites/predbat.js';
 import { propagationSuite } from './suites/propagation.js';
 
 /** Every suite, in the order of docs/benchmarks.md. */
@@ -18,6 +19,7 @@ const SUITES: Record<string, Suite> = {
   'failover-containers': failoverContainersSuite,
   podcost: podcostSuite,
   gateway: gatewaySuite,
+  predbat: predbatSuite,
   durability: durabilitySuite,
 };
 
