@@ -67,7 +67,12 @@ describe('real NATS (test kit)', () => {
       try {
         const js = jetstream(nc, { timeout: 2_000 });
         const kv = await new Kvm(js).create('replicated', { replicas: 3, history: 1 });
-        const rev = await kv.put('k', 'before');
+        // A new R3 stream may answer "no responders" for a moment after its create (seen on 2.15.1).
+        const rev = await check(async () => kv.put('k', 'before'), {
+          timeout: 10_000,
+          interval: 100,
+          name: 'first put',
+        });
         const jsm = await jetstreamManager(nc);
         const info = await jsm.streams.info('KV_replicated');
         assert.equal(info.config.num_replicas, 3);
