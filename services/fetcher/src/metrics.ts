@@ -188,37 +188,33 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
   const maxSeries = opts.maxTariffSeries ?? DEFAULT_MAX_TARIFF_SERIES;
   let confirmations: { read: () => readonly Confirmation[]; now: () => number } | null = null;
   const exported = (): readonly Confirmation[] => confirmations?.read().slice(0, maxSeries) ?? [];
-  new Gauge({
-    name: 'ratebus_tariff_seconds_since_confirmation',
-    help: "Seconds since the fetcher last confirmed the tariff's rates upstream (+Inf: configured, never confirmed).",
-    labelNames: ['product', 'tariff'] as const,
-    registers,
-    collect() {
-      this.reset();
-      if (!confirmations) return;
-      const now = confirmations.now();
-      for (const c of exported()) {
-        const age = c.checkedAt === null ? Number.POSITIVE_INFINITY : Math.max(0, (now - c.checkedAt) / 1000);
-        this.set({ product: c.product, tariff: c.tariff }, age);
-      }
-    },
-  });
-  new Gauge({
-    name: 'ratebus_tariff_published_ahead_seconds',
-    help: "Seconds from now to the end of the tariff's newest published unit-rate slot (negative: behind).",
-    labelNames: ['product', 'tariff'] as const,
-    registers,
-    collect() {
-      this.reset();
-      if (!confirmations) return;
-      const now = confirmations.now();
-      for (const c of exported()) {
-        if (c.coversThrough !== null) {
-          this.set({ product: c.product, tariff: c.tariff }, (c.coversThrough - now) / 1000);
+  /** One per-tariff gauge: `value` of each exported confirmation at scrape time (null: no sample). */
+  const tariffGauge = (name: string, help: string, value: (c: Confirmation, now: number) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['product', 'tariff'] as const,
+      registers,
+      collect() {
+        this.reset();
+        if (!confirmations) return;
+        const now = confirmations.now();
+        for (const c of exported()) {
+          const v = value(c, now);
+          if (v !== null) this.set({ product: c.product, tariff: c.tariff }, v);
         }
-      }
-    },
-  });
+      },
+    });
+  tariffGauge(
+    'ratebus_tariff_seconds_since_confirmation',
+    "Seconds since the fetcher last confirmed the tariff's rates upstream (+Inf: configured, never confirmed).",
+    (c, now) => (c.checkedAt === null ? Number.POSITIVE_INFINITY : Math.max(0, (now - c.checkedAt) / 1000)),
+  );
+  tariffGauge(
+    'ratebus_tariff_published_ahead_seconds',
+    "Seconds from now to the end of the tariff's newest published unit-rate slot (negative: behind).",
+    (c, now) => (c.coversThrough === null ? null : (c.coversThrough - now) / 1000),
+  );
   new Gauge({
     name: 'ratebus_tariff_series_dropped',
     help: 'Tariffs left out of the per-tariff gauges by the series cap.',
