@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
-import { check, freePort, ManagedProcess } from '@ratebus/testkit';
+import { delimiter, join } from 'node:path';
+import { freePort, ManagedProcess } from '@ratebus/testkit';
 import { within } from '../propagation/util.js';
+import { awaitListening, ServerInDir } from './listening.js';
 
 /** Bound on `apt-get install nginx`. */
 const APT_TIMEOUT_MS = 300_000;
@@ -72,33 +73,26 @@ export async function ensureNginx(log: (l: string) => void): Promise<string> {
 
 /**
  * nginx serving files from a temp dir as a non-daemon child (`daemon off;`), one worker, access log off,
- * on a free loopback port; its own prefix for pid and temp paths. `files` maps request paths (with the
- * query, e.g. `/a/?page=2`) to bodies: a path `P` is stored as `P/page.json`, `P?page=N` as `P/pageN.json`.
+ * on a free loopback port; its own prefix for pid and temp paths. `files` maps request targets (path and
+ * query exactly as the client sends them, e.g. `/a/?page=2`) to bodies: each is a file, found through a
+ * `map` on `$request_uri`.
  */
-export class Nginx {
-  private constructor(
-    readonly dir: string,
-    readonly port: number,
-    readonly proc: ManagedProcess,
-  ) {}
-
-  get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
+export class Nginx extends ServerInDir {
   static async start(binary: string, files: ReadonlyMap<string, Buffer>): Promise<Nginx> {
     const dir = mkdtempSync(join(tmpdir(), 'ratebus-bench-nginx-'));
     try {
       const www = join(dir, 'www');
-      for (const [path, body] of files) {
-        const u = new URL(path, 'http://x');
-        const page = u.searchParams.get('page') ?? '';
-        if (!/^\d*$/.test(page) || u.pathname.includes('..')) throw new Error(`unexpected path ${path}`);
-        const file = join(www, u.pathname, `page${page}.json`);
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(file, body);
+      mkdirSync(www, { recursive: true });
+      // One file per request target (path and query, exactly as sent), looked up by `$request_uri`.
+      const entries: string[] = [];
+      let i = 0;
+      for (const [target, body] of files) {
+        if (!/^\/[!-~]*$/.test(target) || /["\\;{}]/.test(target))
+          throw new Error(`unexpected path ${target}`);
+        const name = `/f${i++}.json`;
+        writeFileSync(join(www, name), body);
+        entries.push(`    "${target}" ${name};`);
       }
-      // A root master hands requests to an unprivileged worker: it must be able to read the tree.
       chmodSync(dir, 0o755);
       const port = await freePort();
       const conf = join(dir, 'nginx.conf');
@@ -119,10 +113,15 @@ export class Nginx {
           '  sendfile on;',
           '  tcp_nopush on;',
           '  keepalive_requests 1000000;',
+          '  map_hash_bucket_size 256;',
+          '  map $request_uri $ratebus_file {',
+          '    default /missing;',
+          ...entries,
+          '  }',
           '  server {',
           `    listen 127.0.0.1:${port};`,
           `    root ${www};`,
-          '    location / { try_files $uri/page$arg_page.json =404; }',
+          '    location / { try_files $ratebus_file =404; }',
           '  }',
           '}',
           '',
@@ -134,30 +133,11 @@ export class Nginx {
         args: ['-p', dir, '-c', conf, '-e', 'stderr'],
       });
       const nginx = new Nginx(dir, port, proc);
-      try {
-        await check(
-          async () => {
-            if (!proc.running) throw new Error(`nginx exited: ${proc.output().slice(-2_000)}`);
-            const res = await fetch(`${nginx.origin}/`);
-            await res.arrayBuffer();
-            return true;
-          },
-          { name: 'nginx listening', timeout: 10_000, interval: 50 },
-        );
-      } catch (e) {
-        await nginx.stop();
-        throw new Error(`nginx did not start: ${proc.output().slice(-2_000)}`, { cause: e });
-      }
+      await awaitListening(nginx, proc, 'nginx');
       return nginx;
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
-  }
-
-  /** Stops nginx (SIGTERM, then SIGKILL) and removes its prefix. Idempotent. */
-  async stop(): Promise<void> {
-    await this.proc.stop(3_000);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -18,6 +18,15 @@ export {
 } from './mirror.js';
 export { attachMirror, mirrorTariffs, refOfUpdate } from './mirror-sync.js';
 export {
+  type CachedPage,
+  DEFAULT_PAGE_CACHE_BYTES,
+  DEFAULT_PAGE_CACHE_ENTRIES,
+  etagOf,
+  noneMatch,
+  PageCache,
+  type PageCacheStats,
+} from './page-cache.js';
+export {
   DEFAULT_PREDBAT_PRODUCT_REFRESH_MS,
   DEFAULT_PREDBAT_SCAN_INTERVAL_MS,
   PREDBAT_PAGES,

@@ -1,5 +1,14 @@
 import type { ClientStats } from '@ratebus/client';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  type Histogram,
+  type MetricValueWithName,
+  Registry,
+} from 'prom-client';
+import type { PageCacheStats } from './page-cache.js';
+import { LATENCY_BUCKETS_S, RequestTally } from './request-tally.js';
 import { VERSION } from './version.js';
 
 /** The part of `RateClient` the client metrics read (`stats()`), structurally. */
@@ -7,41 +16,75 @@ export interface StatsSource {
   stats(): ClientStats;
 }
 
+/** The part of `PageCache` the gauges read, structurally. */
+export interface PageCacheSource {
+  stats(): PageCacheStats;
+}
+
 /** The gateway's Prometheus metrics, on their own registry (one per gateway, so tests can run several). */
 export class GatewayMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'route' | 'status'>;
-  readonly latency: Histogram<'route'>;
-  readonly served: Counter<'freshness'>;
+  /** Per-request counts (requests, latency, served, pages), exported at scrape time. */
+  readonly tally = new RequestTally();
   readonly ensures: Counter<'outcome'>;
   readonly mirrorWrites: Counter<'outcome'>;
   readonly urlCache: Counter<'outcome'>;
   readonly predbatWrites: Counter<'outcome'>;
   #client: StatsSource | null = null;
+  #pageCache: PageCacheSource | null = null;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
-    this.requests = new Counter({
+    const tally = this.tally;
+    const fromTally = <L extends string>(
+      name: string,
+      help: string,
+      label: L,
+      read: (t: RequestTally) => Map<string, number>,
+    ) =>
+      new Counter<L>({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          this.reset();
+          for (const [value, n] of read(tally)) this.inc({ [label]: value } as Partial<Record<L, string>>, n);
+        },
+      });
+    new Counter({
       name: 'ratebus_gateway_requests_total',
       help: 'HTTP requests answered, by route and status.',
       labelNames: ['route', 'status'],
       registers,
+      collect() {
+        this.reset();
+        for (const [route, t] of tally.routes) {
+          for (const [status, n] of t.byStatus) this.inc({ route, status: String(status) }, n);
+        }
+      },
     });
-    this.latency = new Histogram({
-      name: 'ratebus_gateway_request_duration_seconds',
-      help: 'Time to answer an HTTP request, by route.',
-      labelNames: ['route'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.served = new Counter({
-      name: 'ratebus_gateway_served_total',
-      help: 'Rates responses served from the local copy, by freshness of that copy.',
-      labelNames: ['freshness'],
-      registers,
-    });
+    this.registry.registerMetric(
+      new TallyHistogram(
+        tally,
+        'ratebus_gateway_request_duration_seconds',
+        'Time to answer an HTTP request, by route.',
+      ) as unknown as Histogram,
+    );
+    fromTally(
+      'ratebus_gateway_served_total',
+      'Rates responses served from the local copy, by freshness of that copy.',
+      'freshness',
+      (t) => t.served,
+    );
+    fromTally(
+      'ratebus_gateway_rates_pages_total',
+      'Rates answers by how they were made: hit (bytes reused), miss (computed from the document), not-modified (304 to If-None-Match).',
+      'outcome',
+      (t) => t.pages,
+    );
     this.ensures = new Counter({
       name: 'ratebus_gateway_ensure_total',
       help: 'Requests for tariffs not held yet, by outcome (arrived, not-found, no-fetcher, timeout, error).',
@@ -66,6 +109,27 @@ export class GatewayMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    const cacheOf = () => this.#pageCache;
+    const pageCache = (name: string, help: string, read: (s: PageCacheStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const c = cacheOf();
+          if (c) this.set(read(c.stats()));
+        },
+      });
+    pageCache(
+      'ratebus_gateway_page_cache_entries',
+      'Rates answers held ready in the page cache.',
+      (s) => s.entries,
+    );
+    pageCache(
+      'ratebus_gateway_page_cache_bytes',
+      'Bytes of the bodies held in the page cache.',
+      (s) => s.bytes,
+    );
     new Gauge({
       name: 'ratebus_build_info',
       help: 'Always 1; the labels say which build runs.',
@@ -73,6 +137,11 @@ export class GatewayMetrics {
       registers,
     }).set({ service: 'gateway', version: VERSION, nodejs: process.versions.node }, 1);
     this.clientMetrics(registers);
+  }
+
+  /** The page cache whose size the `ratebus_gateway_page_cache_*` gauges report. */
+  observePageCache(cache: PageCacheSource): void {
+    this.#pageCache = cache;
   }
 
   /** The rate client whose `stats()` the `ratebus_client_*` metrics and `ratebus_nats_connected` export. */
@@ -153,4 +222,46 @@ export class GatewayMetrics {
       [{}, s.persistErrors],
     ]);
   }
+}
+
+/**
+ * The request latency histogram, read from a {@link RequestTally} at scrape time instead of observed per
+ * call: a collector the registry reads through `get()` like its own metrics (prom-client's `Histogram` has
+ * no way to set bucket counts).
+ */
+class TallyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+
+  constructor(
+    private readonly tally: RequestTally,
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: MetricValueWithName<'route' | 'le'>[];
+  }> {
+    const values: MetricValueWithName<'route' | 'le'>[] = [];
+    const add = (suffix: string, labels: { route: string; le?: number | string }, value: number) =>
+      values.push({ labels, value, metricName: `${this.name}${suffix}` });
+    for (const [route, t] of this.tally.routes) {
+      let acc = 0;
+      LATENCY_BUCKETS_S.forEach((le, i) => {
+        acc += t.buckets[i] as number;
+        add('_bucket', { le, route }, acc);
+      });
+      add('_bucket', { le: '+Inf', route }, t.count);
+      add('_sum', { route }, t.sum);
+      add('_count', { route }, t.count);
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** The tally is the gateway's; a registry reset does not clear it. */
+  reset(): void {}
 }

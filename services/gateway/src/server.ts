@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { Liveness } from '@ratebus/service-kit';
 import type { Logger } from 'pino';
 import { GatewayMetrics } from './metrics.js';
+import { noneMatch, PageCache } from './page-cache.js';
 import { parseQuery } from './querystring.js';
 import { answerRates, type JsonAnswer } from './rates-page.js';
 import { ERROR_BODIES } from './rates-query.js';
+import { RequestTally } from './request-tally.js';
 import { matchRoute, noSuchTariffBody, type Route } from './routes.js';
 import { classifyEnsureError, type HeldRates, type RateSource } from './source.js';
 import type { UrlCache } from './url-cache.js';
@@ -56,20 +58,40 @@ export interface GatewayOptions {
   now?: () => number;
   /** Liveness (event loop heartbeat, fatal state) behind `/livez`. Default: a new one, started. */
   liveness?: Liveness;
+  /** Computed rates answers, reused until their document changes. Default: a new one with default bounds. */
+  pageCache?: PageCache;
 }
 
 const HOST_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
-/** The answer before it is written: status, headers, body text. */
+/**
+ * The answer before it is written: status, headers as a flat `[name, value, …]` list (what `writeHead`
+ * takes without building an object), body.
+ */
 interface Reply {
   status: number;
-  headers: Record<string, string>;
-  body: string;
+  headers: string[];
+  body: string | Buffer;
 }
+
+const NO_BODY = Buffer.alloc(0);
+
+/** A held tariff as read for the requests of one event-loop turn. */
+interface Reading {
+  readonly held: HeldRates;
+  /** `{product}.{tariff}`. */
+  readonly key: string;
+  /** Start of the page cache keys of this tariff and endpoint. */
+  readonly pagePrefix: string;
+  /** Age, Cache-Control, freshness and coverage headers of this reading. */
+  readonly headers: readonly string[];
+}
+/** Bound on remembered rates routes (path → validated codes); the map starts over when full. */
+const ROUTE_CACHE_ENTRIES = 1_024;
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
   status,
-  headers: { 'content-type': 'application/json', ...headers },
+  headers: ['content-type', 'application/json', ...Object.entries(headers).flat()],
   body: JSON.stringify(body),
 });
 
@@ -83,6 +105,10 @@ export class Gateway implements AsyncDisposable {
   private readonly server: Server;
   private readonly log: Logger;
   private readonly liveness: Liveness;
+  private readonly pages: PageCache;
+  private readonly routes = new Map<string, Route>();
+  private readonly heldThisTurn = new Map<Route, Reading>();
+  private lastHost: { host: string | undefined; origin: string } = { host: '\n', origin: '' };
   private ownLiveness = false;
   private ready = false;
   /** Tariffs whose interest this gateway has declared through `ensure()`. */
@@ -93,17 +119,19 @@ export class Gateway implements AsyncDisposable {
     this.opts = opts;
     this.log = opts.logger;
     this.metrics = opts.metrics ?? new GatewayMetrics();
+    this.pages = opts.pageCache ?? new PageCache();
+    this.metrics.observePageCache(this.pages);
     if (opts.liveness) this.liveness = opts.liveness;
     else {
       this.liveness = new Liveness().start();
       this.ownLiveness = true;
     }
     this.server = createServer((req, res) => {
-      void this.handle(req, res).catch((e: unknown) => {
-        this.log.error({ err: errInfo(e) }, 'request handler failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end();
-      });
+      try {
+        this.handle(req, res);
+      } catch (e) {
+        this.failed(res, e);
+      }
     });
     this.server.keepAliveTimeout = 65_000;
     void opts.source.ready().then(
@@ -174,26 +202,67 @@ export class Gateway implements AsyncDisposable {
     await this.stop();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Answers one request. Synchronous when the answer is at hand (a held tariff, a cached page): the hot path
+   * has no promise in it. Only a tariff not held yet, the URL cache and `/metrics` wait.
+   */
+  private handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const rawPath = q < 0 ? target : target.slice(0, q);
     const rawQuery = q < 0 ? '' : target.slice(q + 1);
-    const route: Route = target.startsWith('/') ? matchRoute(rawPath) : { kind: 'not-found' };
-    const routeName = route.kind === 'upstream' ? route.name : route.kind;
-    let reply: Reply;
+    const route: Route = target.startsWith('/') ? this.route(rawPath) : { kind: 'not-found' };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      reply = json(405, { detail: `Method "${req.method ?? ''}" not allowed.` }, { allow: 'GET, HEAD' });
-    } else {
-      reply = await this.dispatch(route, rawQuery, req);
+      const reply = json(
+        405,
+        { detail: `Method "${req.method ?? ''}" not allowed.` },
+        { allow: 'GET, HEAD' },
+      );
+      this.send(req, res, route, rawPath, reply, started);
+      return;
     }
-    const headers = { 'access-control-allow-origin': '*', ...reply.headers };
-    res.writeHead(reply.status, { ...headers, 'content-length': String(Buffer.byteLength(reply.body)) });
-    res.end(req.method === 'HEAD' ? undefined : reply.body);
+    const reply = this.dispatch(route, rawQuery, req);
+    if (reply instanceof Promise) {
+      reply.then(
+        (r) => this.send(req, res, route, rawPath, r, started),
+        (e: unknown) => this.failed(res, e),
+      );
+    } else {
+      this.send(req, res, route, rawPath, reply, started);
+    }
+  }
+
+  /** The route of a path; rates routes (validated codes) are kept, bounded, so the hot path skips parsing. */
+  private route(rawPath: string): Route {
+    const known = this.routes.get(rawPath);
+    if (known !== undefined) return known;
+    const route = matchRoute(rawPath);
+    if (route.kind === 'rates') {
+      if (this.routes.size >= ROUTE_CACHE_ENTRIES) this.routes.clear();
+      this.routes.set(rawPath, route);
+    }
+    return route;
+  }
+
+  private send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    rawPath: string,
+    reply: Reply,
+    started: number,
+  ): void {
+    const headers = reply.headers;
+    headers.push('access-control-allow-origin', '*');
+    // A 304 has no body and no length of its own (RFC 9110 §15.4.5).
+    if (reply.status !== 304) headers.push('content-length', String(Buffer.byteLength(reply.body)));
+    res.writeHead(reply.status, headers);
+    res.end(req.method === 'HEAD' || reply.status === 304 ? undefined : reply.body);
     const seconds = (performance.now() - started) / 1000;
-    this.metrics.requests.inc({ route: routeName, status: String(reply.status) });
-    this.metrics.latency.observe({ route: routeName }, seconds);
+    const routeName = route.kind === 'upstream' ? route.name : route.kind;
+    this.metrics.tally.request(routeName, reply.status, seconds);
+    if (reply.status < 500 && !this.log.isLevelEnabled('debug')) return;
     // Only method, path and outcome: never headers (Authorization) and never the query's values.
     const line = {
       method: req.method,
@@ -206,7 +275,13 @@ export class Gateway implements AsyncDisposable {
     else this.log.debug(line, 'request');
   }
 
-  private async dispatch(route: Route, rawQuery: string, req: IncomingMessage): Promise<Reply> {
+  private failed(res: ServerResponse, e: unknown): void {
+    this.log.error({ err: errInfo(e) }, 'request handler failed');
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+    res.end();
+  }
+
+  private dispatch(route: Route, rawQuery: string, req: IncomingMessage): Reply | Promise<Reply> {
     switch (route.kind) {
       case 'livez': {
         // Never looks at NATS: during an outage the gateway serves its copy and must not be restarted.
@@ -218,11 +293,11 @@ export class Gateway implements AsyncDisposable {
         return json(r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'unavailable', ...r.detail });
       }
       case 'metrics':
-        return {
+        return this.metrics.registry.metrics().then((body) => ({
           status: 200,
-          headers: { 'content-type': this.metrics.registry.contentType },
-          body: await this.metrics.registry.metrics(),
-        };
+          headers: ['content-type', this.metrics.registry.contentType],
+          body,
+        }));
       case 'not-found':
         return json(404, ERROR_BODIES.notFound);
       case 'no-such-tariff':
@@ -236,20 +311,24 @@ export class Gateway implements AsyncDisposable {
 
   private origin(req: IncomingMessage): string {
     if (this.opts.publicBaseUrl) return this.opts.publicBaseUrl.replace(/\/+$/, '');
-    const host = req.headers.host;
-    if (host && HOST_RE.test(host)) return `http://${host}`;
-    return this.url;
+    const host = header(req, 'host');
+    // Most requests come with the host of the one before: checked and formatted once.
+    if (host === this.lastHost.host) return this.lastHost.origin;
+    const origin = host && HOST_RE.test(host) ? `http://${host}` : this.url;
+    this.lastHost = { host, origin };
+    return origin;
   }
 
-  private async rates(
+  private rates(
     route: Extract<Route, { kind: 'rates' }>,
     rawQuery: string,
     req: IncomingMessage,
-  ): Promise<Reply> {
+  ): Reply | Promise<Reply> {
     const { source } = this.opts;
-    let held = source.get(route.product, route.tariff);
-    const key = `${route.product}.${route.tariff}`;
-    if (held && !this.declared.has(key)) {
+    const reading = this.heldNow(route);
+    if (reading === undefined) return this.ratesNotHeld(route, rawQuery, req);
+    const key = reading.key;
+    if (!this.declared.has(key)) {
       // Served from a copy someone else asked for: declare our own interest so the fetcher keeps it fresh
       // even when they go away. Once per tariff; the client renews it from then on.
       this.declared.add(key);
@@ -262,61 +341,125 @@ export class Gateway implements AsyncDisposable {
           this.log.debug({ key, err: errInfo(e) }, 'interest declaration failed');
         });
     }
-    if (!held) {
-      const timeoutMs = this.opts.ensureTimeoutMs ?? DEFAULT_ENSURE_TIMEOUT_MS;
-      try {
-        await source.ensure(route.product, route.tariff, { timeoutMs });
-        this.declared.add(key);
-        held = source.get(route.product, route.tariff);
-        this.metrics.ensures.inc({ outcome: held ? 'arrived' : 'error' });
-      } catch (e) {
-        const failure = classifyEnsureError(e);
-        this.metrics.ensures.inc({ outcome: failure });
-        this.log.info(
-          { product: route.product, tariff: route.tariff, outcome: failure },
-          'tariff not available',
-        );
-        if (failure === 'not-found') return json(404, noSuchTariffBody(route.fuel));
-        const retry = failure === 'no-fetcher' ? RETRY_AFTER_NO_FETCHER_S : RETRY_AFTER_S;
-        return json(
-          503,
-          { detail: 'Rates for this tariff are not available yet. Try again shortly.' },
-          {
-            'retry-after': String(retry),
-          },
-        );
-      }
-      if (!held) {
-        return json(
-          503,
-          { detail: 'Rates for this tariff are not available yet. Try again shortly.' },
-          {
-            'retry-after': String(RETRY_AFTER_S),
-          },
-        );
-      }
-    }
-    const answer: JsonAnswer = answerRates({
-      doc: held.document,
-      charge: route.charge,
-      query: parseQuery(rawQuery),
-      origin: this.origin(req),
-      canonicalPath: route.canonicalPath,
-    });
-    this.metrics.served.inc({ freshness: held.freshness });
-    return json(answer.status, answer.body, this.freshnessHeaders(held));
+    return this.ratesAnswer(route, reading, rawQuery, req);
   }
 
-  private freshnessHeaders(held: HeldRates): Record<string, string> {
+  /**
+   * The source's view of a tariff, asked once per event-loop turn: the requests one turn answers are
+   * answered at one instant (`Age` and freshness from the same reading), and a burst does not re-derive the
+   * same view for each of them. Keyed by the (remembered) route object.
+   */
+  private heldNow(route: Extract<Route, { kind: 'rates' }>): Reading | undefined {
+    const known = this.heldThisTurn.get(route);
+    if (known !== undefined) return known;
+    const held = this.opts.source.get(route.product, route.tariff);
+    if (held === undefined) return undefined;
+    const reading: Reading = {
+      held,
+      key: `${route.product}.${route.tariff}`,
+      pagePrefix: `${route.product}.${route.tariff}\n${route.charge}\n`,
+      headers: this.freshnessHeaders(held),
+    };
+    if (this.heldThisTurn.size === 0) setImmediate(() => this.heldThisTurn.clear());
+    this.heldThisTurn.set(route, reading);
+    return reading;
+  }
+
+  /** A tariff not held yet: declare interest, wait (bounded) for its first document, then answer. */
+  private async ratesNotHeld(
+    route: Extract<Route, { kind: 'rates' }>,
+    rawQuery: string,
+    req: IncomingMessage,
+  ): Promise<Reply> {
+    const { source } = this.opts;
+    const key = `${route.product}.${route.tariff}`;
+    const timeoutMs = this.opts.ensureTimeoutMs ?? DEFAULT_ENSURE_TIMEOUT_MS;
+    let held: HeldRates | undefined;
+    try {
+      await source.ensure(route.product, route.tariff, { timeoutMs });
+      this.declared.add(key);
+      held = source.get(route.product, route.tariff);
+      this.metrics.ensures.inc({ outcome: held ? 'arrived' : 'error' });
+    } catch (e) {
+      const failure = classifyEnsureError(e);
+      this.metrics.ensures.inc({ outcome: failure });
+      this.log.info(
+        { product: route.product, tariff: route.tariff, outcome: failure },
+        'tariff not available',
+      );
+      if (failure === 'not-found') return json(404, noSuchTariffBody(route.fuel));
+      const retry = failure === 'no-fetcher' ? RETRY_AFTER_NO_FETCHER_S : RETRY_AFTER_S;
+      return json(
+        503,
+        { detail: 'Rates for this tariff are not available yet. Try again shortly.' },
+        { 'retry-after': String(retry) },
+      );
+    }
+    if (!held) {
+      return json(
+        503,
+        { detail: 'Rates for this tariff are not available yet. Try again shortly.' },
+        { 'retry-after': String(RETRY_AFTER_S) },
+      );
+    }
+    return this.ratesAnswer(
+      route,
+      { held, key, pagePrefix: `${key}\n${route.charge}\n`, headers: this.freshnessHeaders(held) },
+      rawQuery,
+      req,
+    );
+  }
+
+  private ratesAnswer(
+    route: Extract<Route, { kind: 'rates' }>,
+    reading: Reading,
+    rawQuery: string,
+    req: IncomingMessage,
+  ): Reply {
+    const { held } = reading;
+    // The answer depends only on the document, the endpoint, the origin written into links and the query:
+    // computed once for each, reused (bytes and validator) until the document changes.
+    const origin = this.origin(req);
+    const pageKey = `${reading.pagePrefix}${origin}\n${rawQuery}`;
+    let page = this.pages.get(pageKey, held.document);
+    const computed = page === undefined;
+    if (page === undefined) {
+      const answer: JsonAnswer = answerRates({
+        doc: held.document,
+        charge: route.charge,
+        query: parseQuery(rawQuery),
+        origin,
+        canonicalPath: route.canonicalPath,
+      });
+      page = this.pages.put(pageKey, held.document, answer.status, answer.body);
+    }
+    RequestTally.bump(this.metrics.tally.served, held.freshness);
+    const headers = reading.headers.slice();
+    if (page.status === 200) {
+      headers.push('etag', page.etag);
+      if (noneMatch(header(req, 'if-none-match'), page.etag)) {
+        RequestTally.bump(this.metrics.tally.pages, 'not-modified');
+        return { status: 304, headers, body: NO_BODY };
+      }
+    }
+    RequestTally.bump(this.metrics.tally.pages, computed ? 'miss' : 'hit');
+    headers.push('content-type', 'application/json');
+    return { status: page.status, headers, body: page.body };
+  }
+
+  private freshnessHeaders(held: HeldRates): string[] {
     const freshFor = this.opts.freshForMs ?? DEFAULT_FRESH_FOR_MS;
     const maxAge =
       held.freshness === 'fresh' ? Math.min(MAX_AGE_S, Math.floor((freshFor - held.ageMs) / 1000)) : 0;
-    const h: Record<string, string> = {
-      age: String(Math.max(0, Math.floor(held.ageMs / 1000))),
-      'cache-control': `max-age=${Math.max(0, maxAge)}`,
-      'x-ratebus-freshness': held.freshness,
-    };
-    if (held.document.coversThrough !== null) h['x-ratebus-covers-through'] = held.document.coversThrough;
+    const h = [
+      'age',
+      String(Math.max(0, Math.floor(held.ageMs / 1000))),
+      'cache-control',
+      `max-age=${Math.max(0, maxAge)}`,
+      'x-ratebus-freshness',
+      held.freshness,
+    ];
+    if (held.document.coversThrough !== null) h.push('x-ratebus-covers-through', held.document.coversThrough);
     return h;
   }
 
@@ -358,10 +501,28 @@ export class Gateway implements AsyncDisposable {
     const ageS = Math.max(0, Math.floor((now() - Date.parse(response.fetchedAt)) / 1000));
     return {
       status: response.status,
-      headers: { 'content-type': response.contentType || 'application/json', age: String(ageS) },
+      headers: ['content-type', response.contentType || 'application/json', 'age', String(ageS)],
       body,
     };
   }
+}
+
+/**
+ * A request header, read from `rawHeaders` (`req.headers` would build an object of every header, lower-casing
+ * each name, on first use); repeated fields joined with `, ` as a list (so two `Host` fields never validate
+ * as one host). `name` is lower case.
+ */
+function header(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders;
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i] as string;
+    if (n.length === name.length && n.toLowerCase() === name) {
+      const v = raw[i + 1] as string;
+      value = value === undefined ? v : `${value}, ${v}`;
+    }
+  }
+  return value;
 }
 
 function errInfo(e: unknown): Record<string, unknown> {

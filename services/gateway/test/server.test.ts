@@ -7,6 +7,7 @@ import {
   Gateway,
   type GatewayOptions,
   type HeldRates,
+  PageCache,
   type RateSource,
   type UrlCache,
   type UrlCacheResult,
@@ -292,6 +293,78 @@ describe('Gateway HTTP', () => {
     assert.match(text, /ratebus_gateway_requests_total\{route="rates",status="200"\} 1/);
     assert.match(text, /ratebus_gateway_served_total\{freshness="fresh"\} 1/);
     assert.match(text, /ratebus_gateway_request_duration_seconds_count\{route="rates"\} 1/);
+  });
+
+  it('computes a page once per document and reuses its bytes, with Age and freshness of each request', async () => {
+    const doc = agileDoc('2025-03-01T00:00:00Z', 150);
+    source.put(doc, { ageMs: 60_000 });
+    const first = await getWithHost(`${gw.url}${AGILE}`, 'pod.local:8092');
+    source.put(doc, { ageMs: 1_900_000, freshness: 'stale' });
+    const second = await getWithHost(`${gw.url}${AGILE}`, 'pod.local:8092');
+    assert.equal(second.body, first.body);
+    assert.equal(second.headers.etag, first.headers.etag);
+    assert.equal(first.headers.age, '60');
+    assert.equal(second.headers.age, '1900');
+    assert.equal(second.headers['x-ratebus-freshness'], 'stale');
+    assert.equal(second.headers['cache-control'], 'max-age=0');
+    // A new copy of the tariff (a new document) is a new page, even at the same URL.
+    const newer = agileDoc('2025-03-01T00:00:00Z', 180);
+    source.put(newer);
+    const third = await getWithHost(`${gw.url}${AGILE}`, 'pod.local:8092');
+    assert.notEqual(third.headers.etag, first.headers.etag);
+    assert.equal((JSON.parse(third.body) as { count: number }).count, 180);
+    // Another Host is another origin in the links: its own page.
+    const other = await getWithHost(`${gw.url}${AGILE}`, 'other.local:8092');
+    assert.match(other.body, /"next":"http:\/\/other\.local:8092\//);
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(text, /ratebus_gateway_rates_pages_total\{outcome="hit"\} 1\n/);
+    assert.match(text, /ratebus_gateway_rates_pages_total\{outcome="miss"\} 3\n/);
+    assert.match(text, /ratebus_gateway_page_cache_entries 2\n/);
+  });
+
+  it('answers If-None-Match with 304 and the same validators, and a changed page with 200', async () => {
+    source.put(agileDoc('2025-03-01T00:00:00Z', 150));
+    const first = await fetch(`${gw.url}${AGILE}`);
+    const etag = first.headers.get('etag');
+    const body = await first.text();
+    assert.match(etag ?? '', /^"[A-Za-z0-9_-]{22}"$/);
+    for (const inm of [etag as string, `W/${etag}`, `"nope", ${etag}`, '*']) {
+      const res = await fetch(`${gw.url}${AGILE}`, { headers: { 'if-none-match': inm } });
+      assert.equal(res.status, 304, inm);
+      assert.equal(await res.text(), '');
+      assert.equal(res.headers.get('etag'), etag);
+      assert.equal(res.headers.get('age'), '90');
+      assert.equal(res.headers.get('x-ratebus-freshness'), 'fresh');
+      assert.equal(res.headers.get('cache-control'), 'max-age=300');
+    }
+    const miss = await fetch(`${gw.url}${AGILE}`, { headers: { 'if-none-match': '"other"' } });
+    assert.equal(miss.status, 200);
+    assert.equal(await miss.text(), body);
+    source.put(agileDoc('2025-03-01T00:00:00Z', 151));
+    const changed = await fetch(`${gw.url}${AGILE}`, { headers: { 'if-none-match': etag as string } });
+    assert.equal(changed.status, 200);
+    assert.notEqual(changed.headers.get('etag'), etag);
+    await changed.arrayBuffer();
+    // Error answers carry no validator and never turn into 304.
+    const bad = await fetch(`${gw.url}${AGILE}?period_from=nonsense`, { headers: { 'if-none-match': '*' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers.get('etag'), null);
+    await bad.arrayBuffer();
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(text, /ratebus_gateway_rates_pages_total\{outcome="not-modified"\} 4\n/);
+  });
+
+  it('keeps the page cache within its bounds under unique query strings', async () => {
+    await gw.stop();
+    await start({ pageCache: new PageCache({ maxEntries: 5, maxBytes: 1_000_000 }) });
+    source.put(agileDoc('2025-03-01T00:00:00Z', 150));
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${gw.url}${AGILE}?bust=${i}`);
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+    }
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(text, /ratebus_gateway_page_cache_entries 5\n/);
   });
 
   it('answers HEAD without a body and other methods with 405', async () => {
