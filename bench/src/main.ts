@@ -10,6 +10,7 @@ import { loadSuite } from './suites/load.js';
 import { podcostSuite } from './suites/podcost.js';
 import { predbatSuite } from './suites/predbat.js';
 import { propagationSuite } from './suites/propagation.js';
+import { publicationSuite } from './suites/publication.js';
 
 /** Every suite, in the order of docs/benchmarks.md. */
 const SUITES: Record<string, Suite> = {
@@ -20,6 +21,7 @@ const SUITES: Record<string, Suite> = {
   podcost: podcostSuite,
   gateway: gatewaySuite,
   predbat: predbatSuite,
+  publication: publicationSuite,
   durability: durabilitySuite,
 };
 

@@ -19,10 +19,10 @@ import {
   type Tariff,
 } from '../predbat/consumer.js';
 import { Cleanup, fmt, sleep, summarize } from '../propagation/util.js';
+import { startSimFetchers } from '../sim-fetchers.js';
 import { SimTime } from '../simtime.js';
 import type { Suite } from '../suite.js';
 
-const FETCHER = fileURLToPath(new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url));
 const GATEWAY = fileURLToPath(new URL('../../../../services/gateway/dist/src/main.js', import.meta.url));
 const DEPLOY_CONFIG = fileURLToPath(new URL('../../../../deploy/ratebus.yaml', import.meta.url));
 /** Agile D+1 appears this long after 16:00 UK (as in the load suite). */
@@ -182,26 +182,11 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
 
     const ns = await NatsServer.start();
     cleanup.add('nats-server', () => ns.stop());
-    const fetchers: ManagedProcess[] = [];
-    for (const id of ['bench-predbat-fetcher-1', 'bench-predbat-fetcher-2']) {
-      const f = await ManagedProcess.start({
-        name: id,
-        command: process.execPath,
-        args: [FETCHER],
-        env: {
-          ...process.env,
-          NATS_URL: ns.url,
-          OCTOPUS_BASE_URL: s.url,
-          OCTOPUS_SIM_CLOCK: '1',
-          RATEBUS_CONFIG: configFile,
-          FETCHER_ID: id,
-          METRICS_PORT: '0',
-          LOG_LEVEL: 'warn',
-        },
-      });
-      fetchers.push(f);
-      cleanup.add(id, () => f.stop(5_000));
-    }
+    const fetchers = await startSimFetchers(cleanup, ['bench-predbat-fetcher-1', 'bench-predbat-fetcher-2'], {
+      natsUrl: ns.url,
+      simUrl: s.url,
+      config: configFile,
+    });
     const gateway = await ManagedProcess.start({
       name: 'gateway',
       command: process.execPath,

@@ -12,8 +12,15 @@ export const DEFAULT_RETRY_PERIOD_MS = 2_000;
 export const DEFAULT_CADENCE_MS = 30 * 60_000;
 /** Default spread added to the cadence: up to 4 minutes. */
 export const DEFAULT_JITTER_MS = 4 * 60_000;
-/** Default canary cadence during a publication window: 1 minute. */
+/** Default canary cadence during a publication window, after its dense start: 1 minute. */
 export const DEFAULT_CANARY_INTERVAL_MS = 60_000;
+/** Default canary cadence in the dense start of a publication window: 15 seconds. */
+export const DEFAULT_CANARY_DENSE_INTERVAL_MS = 15_000;
+/**
+ * Default length of that dense start: the first hour (Agile 16:00–17:00 UK, when day-ahead prices usually
+ * appear; docs/octopus-api.md §2).
+ */
+export const DEFAULT_CANARY_DENSE_FOR_MS = 60 * 60_000;
 /** Default history kept in every document: 7 days back. */
 export const DEFAULT_WINDOW_DAYS = 7;
 /** Default cap of the failure backoff (1, 2, 3 … minutes): 30 minutes. */
@@ -67,8 +74,12 @@ export const ScheduleConfigSchema = z
     cadenceMs: ms(60_000).default(DEFAULT_CADENCE_MS),
     /** Random spread added to each routine fetch, ms. Default 4 min. */
     jitterMs: ms(0).default(DEFAULT_JITTER_MS),
-    /** Canary cadence inside a publication window, ms. Default 1 min. */
+    /** Canary cadence inside a publication window, after its dense start, ms. Default 1 min. */
     canaryIntervalMs: ms(10_000).default(DEFAULT_CANARY_INTERVAL_MS),
+    /** Canary cadence in the first `canaryDenseForMs` of a publication window, ms. Default 15 s. */
+    canaryDenseIntervalMs: ms(10_000).default(DEFAULT_CANARY_DENSE_INTERVAL_MS),
+    /** Length of the dense start of a publication window, ms; 0 = none. Default 1 h. */
+    canaryDenseForMs: ms(0).default(DEFAULT_CANARY_DENSE_FOR_MS),
     /** Days of history each document covers. Default 7. */
     windowDays: z.int().min(1).max(31).default(DEFAULT_WINDOW_DAYS),
     /** Cap of the 1, 2, 3 … minute failure backoff, ms. Default 30 min. */
@@ -106,6 +117,8 @@ export const RatebusConfigSchema = z.strictObject({
     cadenceMs: DEFAULT_CADENCE_MS,
     jitterMs: DEFAULT_JITTER_MS,
     canaryIntervalMs: DEFAULT_CANARY_INTERVAL_MS,
+    canaryDenseIntervalMs: DEFAULT_CANARY_DENSE_INTERVAL_MS,
+    canaryDenseForMs: DEFAULT_CANARY_DENSE_FOR_MS,
     windowDays: DEFAULT_WINDOW_DAYS,
     maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
   }),

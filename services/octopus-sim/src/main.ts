@@ -17,7 +17,7 @@ const EnvSchema = z.object({
     .refine((v) => v === undefined || Number.isFinite(Date.parse(v)), 'not a valid ISO time'),
   SIM_SPEED: num(DEFAULT_SPEED).pipe(z.number().min(0)),
   SIM_SEED: num(DEFAULT_SEED).pipe(z.int()),
-  SIM_PUBLICATION_DELAY_MINUTES: num(DEFAULT_PUBLICATION_DELAY_MINUTES).pipe(z.int().min(0).max(1440)),
+  SIM_PUBLICATION_DELAY_MINUTES: num(DEFAULT_PUBLICATION_DELAY_MINUTES).pipe(z.number().min(0).max(1440)),
   SIM_PUBLIC_BASE_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

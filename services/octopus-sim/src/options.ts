@@ -23,7 +23,7 @@ export interface SimOptions {
   speed?: number;
   /** Price generator seed. Default 1. */
   seed?: number;
-  /** Agile D+1 appears at 16:00 Europe/London + this many minutes. Default 0. */
+  /** Agile D+1 appears at 16:00 Europe/London + this many minutes (fractions: seconds). Default 0. */
   publicationDelayMinutes?: number;
   /** Origin used in absolute next/previous URLs and links. Default http://{host}:{port}. */
   publicBaseUrl?: string;
@@ -45,7 +45,7 @@ const OptionsSchema = z.object({
   speed: z.number().min(0).max(1_000_000).default(DEFAULT_SPEED),
   seed: z.int().default(DEFAULT_SEED),
   publicationDelayMinutes: z
-    .int()
+    .number()
     .min(0)
     .max(24 * 60)
     .default(DEFAULT_PUBLICATION_DELAY_MINUTES),

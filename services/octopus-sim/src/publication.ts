@@ -9,7 +9,7 @@ export const TRACKER_PUBLICATION_HOUR = 11;
 
 /** Publication switches, changeable at run time through `POST /_sim/publication`. */
 export interface PublicationSettings {
-  /** Minutes after 16:00 Europe/London at which Agile D+1 appears. Default 0. */
+  /** Minutes after 16:00 Europe/London at which Agile D+1 appears (7.25 = 16:07:15). Default 0. */
   delayMinutes: number;
   /** London dates (`YYYY-MM-DD`) of the 16:00 publication that does not happen: D+1 stays absent all day. */
   skipDates: string[];

@@ -48,7 +48,7 @@ export interface Simulator extends AsyncDisposable {
 
 const PublicationSchema = z.strictObject({
   delayMinutes: z
-    .int()
+    .number()
     .min(0)
     .max(24 * 60)
     .optional(),

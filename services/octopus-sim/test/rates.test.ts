@@ -375,6 +375,12 @@ describe('Agile day-ahead publication', () => {
     });
     await at('2026-11-11T16:00:00Z');
     assert.equal(await newestEnd(), '2026-11-12T23:00:00Z');
+    // A delay to the second: 7.25 minutes is 16:07:15.
+    await admin(sim, 'POST', '/_sim/publication', { delayMinutes: 7.25, skipDates: [] });
+    await at('2026-11-12T16:07:14Z');
+    assert.equal(await newestEnd(), '2026-11-12T23:00:00Z');
+    await at('2026-11-12T16:07:15Z');
+    assert.equal(await newestEnd(), '2026-11-13T23:00:00Z');
   });
 
   it('advances with the clock speed', async () => {

@@ -80,6 +80,8 @@ export interface PublicationWindow {
   readonly open: boolean;
   /** Documents that cover through this instant (epoch ms) already hold the next day. */
   readonly target: number;
+  /** When today's window opens (epoch ms). */
+  readonly opensAt: number;
 }
 
 /**
@@ -91,10 +93,20 @@ export function publicationWindow(product: string, now: number): PublicationWind
   const minute = ukMinuteOfDay(now);
   const day = ukDateString(ukDate(now));
   if (product.startsWith('AGILE')) {
-    return { day, open: minute >= 16 * 60 && minute < 20 * 60, target: ukWallTime(ukDate(now, 1), 23, 0) };
+    return {
+      day,
+      open: minute >= 16 * 60 && minute < 20 * 60,
+      target: ukWallTime(ukDate(now, 1), 23, 0),
+      opensAt: ukWallTime(ukDate(now), 16, 0),
+    };
   }
   if (product.startsWith('SILVER')) {
-    return { day, open: minute >= 11 * 60 && minute < 13 * 60, target: ukMidnight(now, 2) };
+    return {
+      day,
+      open: minute >= 11 * 60 && minute < 13 * 60,
+      target: ukMidnight(now, 2),
+      opensAt: ukWallTime(ukDate(now), 11, 0),
+    };
   }
   return null;
 }

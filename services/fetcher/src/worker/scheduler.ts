@@ -21,6 +21,9 @@ export interface SchedulerOptions {
   cadenceMs: number;
   jitterMs: number;
   canaryIntervalMs: number;
+  /** Canary cadence in the first `canaryDenseForMs` of a window (when publications usually come). */
+  canaryDenseIntervalMs: number;
+  canaryDenseForMs: number;
   maxBackoffMs: number;
   /** Upstream runs started by the loop at once (the octopus budget bounds requests anyway). */
   maxConcurrentFetches: number;
@@ -192,11 +195,11 @@ export class Scheduler {
     product: string,
     ref: TariffRef,
     states: TariffState[],
-    win: { day: string; target: number },
+    win: { day: string; target: number; opensAt: number },
     ps: ProductState,
     signal: AbortSignal,
   ): Promise<void> {
-    const { octopus, clock, logger, metrics, canaryIntervalMs, canaryTimeoutMs } = this.#o;
+    const { octopus, clock, logger, metrics, canaryTimeoutMs } = this.#o;
     try {
       this.#o.fence.assertLeading();
       this.counts.canaries++;
@@ -222,7 +225,16 @@ export class Scheduler {
       metrics.canary?.(product, 'failed');
       logger.warn({ product, code: errorCode(err) }, 'canary failed');
     }
-    ps.nextCanaryAt = offMarks(clock.now() + canaryIntervalMs, false);
+    const now = clock.now();
+    ps.nextCanaryAt = offMarks(now + this.#canaryInterval(win.opensAt, now), false);
+  }
+
+  /** Dense at the start of a window, when the publication usually comes; the normal cadence after. */
+  #canaryInterval(opensAt: number, now: number): number {
+    const { canaryIntervalMs, canaryDenseIntervalMs, canaryDenseForMs } = this.#o;
+    return now - opensAt < canaryDenseForMs
+      ? Math.min(canaryDenseIntervalMs, canaryIntervalMs)
+      : canaryIntervalMs;
   }
 
   /** The loop: runs until `signal` aborts, then waits for canaries it started. Never rejects. */

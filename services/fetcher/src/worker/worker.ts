@@ -175,6 +175,8 @@ export class FetcherWorker {
         cadenceMs: config.schedule.cadenceMs,
         jitterMs: config.schedule.jitterMs,
         canaryIntervalMs: config.schedule.canaryIntervalMs,
+        canaryDenseIntervalMs: config.schedule.canaryDenseIntervalMs,
+        canaryDenseForMs: config.schedule.canaryDenseForMs,
         maxBackoffMs: config.schedule.maxBackoffMs,
         maxConcurrentFetches: o.maxConcurrentFetches ?? DEFAULT_MAX_CONCURRENT_FETCHES,
         canaryTimeoutMs: o.canaryTimeoutMs ?? DEFAULT_CANARY_TIMEOUT_MS,
