@@ -237,13 +237,7 @@ export class Publisher {
     const held = this.#held.get(key) ?? null;
     const rejection = built.ok ? checkDocument(built.doc, held?.doc ?? null) : built.rejection;
     if (rejection || !built.ok) {
-      const r = rejection ?? { reason: 'invalid' as const, detail: 'unbuildable' };
-      metrics.rejected?.(r.reason);
-      logger.warn(
-        { key, reason: r.reason, detail: r.detail },
-        'fetched document rejected; keeping the last good one',
-      );
-      return finish({ kind: 'rejected', rejection: r, held });
+      return finish(this.#rejected(key, rejection ?? { reason: 'invalid', detail: 'unbuildable' }, held));
     }
     try {
       const outcome = await this.#write(key, ref, built.doc);
@@ -254,6 +248,16 @@ export class Publisher {
       }
       return finish({ kind: 'failed', error, held: this.#held.get(key) ?? null });
     }
+  }
+
+  /** Counts and logs a rejected document; the last good one stays. */
+  #rejected(key: string, rejection: DocumentRejection, held: Held | null): FetchOutcome {
+    this.#o.metrics.rejected?.(rejection.reason);
+    this.#o.logger.warn(
+      { key, reason: rejection.reason, detail: rejection.detail },
+      'fetched document rejected; keeping the last good one',
+    );
+    return { kind: 'rejected', rejection, held };
   }
 
   /** CAS write when changed, publish, then the Checked record. Throws NotLeader/StaleTerm/KV errors. */
@@ -288,6 +292,10 @@ export class Publisher {
           throw new StaleTermError(fence.term, stored.value.term, key);
         const adopted = entry ? this.#adopt(key, entry) : null;
         if (!adopted) this.#held.delete(key);
+        // Our document was only guarded against what we held, which may have been nothing or older (a
+        // failed or lagging load at term start): the stored one must pass the same guards before we replace it.
+        const rejection = adopted ? checkDocument(doc, adopted.doc) : null;
+        if (rejection) return this.#rejected(key, rejection, adopted);
         storedHash = adopted?.doc.contentHash;
         storedRevision = entry ? entry.revision : null;
       }
