@@ -152,7 +152,13 @@ export class LocalCopy {
     return APPLIED;
   }
 
-  /** Applies a `ratebus-checks` PUT; `rebase` as for {@link applyDocument}. */
+  /**
+   * Applies a `ratebus-checks` PUT; `rebase` as for {@link applyDocument}. Checks are ordered by revision
+   * only, whatever their term: a check confirms nothing but the content it names, so one from a deposed or
+   * foreign term (a last-resort lock won above the fetcher's term) can at worst make the copy look older
+   * until the next check, while refusing lower terms after it would lock out every later check of a
+   * healthy fetcher. Writers fence their checks instead.
+   */
   applyCheck(
     key: string,
     payload: Uint8Array | string,
@@ -163,9 +169,7 @@ export class LocalCopy {
     const held = this.checks.get(key);
     const a = admit(key, payload, held, revision, epoch, rebase, CheckedSchema, 'Checked');
     if ('result' in a) return a.result;
-    const c = a.value;
-    if (held && held.epoch === epoch && c.term < held.checked.term) return reject('older-term');
-    this.checks.set(key, { checked: c, revision, epoch });
+    this.checks.set(key, { checked: a.value, revision, epoch });
     return APPLIED;
   }
 

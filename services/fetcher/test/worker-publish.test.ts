@@ -259,6 +259,28 @@ describe('FetcherWorker publishing', function () {
       }
     });
 
+    it('does not write its Checked record over one of a newer term, and stops the term', async () => {
+      const w = await startWorker(env, config());
+      await waitResponder(env);
+      const { product, tariff } = agile('N');
+      const key = rateKey(product, tariff);
+      assert.equal((await refresh(env, 'N')).code, null);
+      const ours = await checkedRevision(env, key);
+      assert.ok(ours);
+      // A writer of a newer term confirmed the same content since: a newer fetcher, or a last-resort pod
+      // whose lock was won after this fetcher's election.
+      const newer = { ...ours.checked, term: w.fence.term + 1_000 };
+      const newerRev = await env.buckets.checks.update(key, JSON.stringify(newer), ours.revision);
+      // Unchanged content: the re-fetch writes only a Checked record.
+      const r = await refresh(env, 'N', true);
+      assert.equal(r.code, 'NOT_LEADER');
+      await w.done; // stopped without the election telling it
+      const now = await checkedRevision(env, key);
+      assert.equal(now?.revision, newerRev);
+      assert.equal(now?.checked.term, w.fence.term + 1_000);
+      await w.stop();
+    });
+
     it('stops when the store holds a document of a newer term', async () => {
       env.sim.clock.set('2026-11-27T13:05:00Z');
       const w = await startWorker(env, config());

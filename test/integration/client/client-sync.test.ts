@@ -6,6 +6,7 @@ import {
   NoFetcherError,
   NotFoundError,
   RateClient,
+  type RateClientOptions,
   type RateUpdate,
 } from '@ratebus/client';
 import { ERROR_CODE_HEADER, ERROR_HEADER, rateKey, refreshSubject } from '@ratebus/schema';
@@ -257,5 +258,33 @@ describe('RateClient (single server)', function () {
     await c.close();
     assert.equal(own.isClosed(), false);
     await own.close();
+  });
+
+  describe('confirmations from other terms', () => {
+    const MIN = 60_000;
+    const openReady = async (o: RateClientOptions = {}) => {
+      const c = await open(o);
+      await c.ready();
+      return c;
+    };
+
+    it('takes the fetcher’s checks again after a Checked record of a higher term (a last-resort lock won above it)', async () => {
+      const { product, tariff } = tariffN(700);
+      const c = await openReady({ freshForMs: 30 * MIN, staleForMs: 35 * MIN });
+      const doc = makeDoc(product, tariff, { term: 5, fetchedAt: Date.now() - 50 * MIN });
+      await putDoc(bus, doc);
+      await check(() => c.get(product, tariff)?.freshness === 'expired', { name: 'the document, expired' });
+      // A last-resort pod whose lock revision is above the running fetcher's term confirmed the same content.
+      const foreignAt = Date.now() - 40 * MIN;
+      await putCheck(bus, { ...doc, term: 900 }, foreignAt);
+      await check(() => c.get(product, tariff)?.confirmedAt.getTime() === foreignAt, {
+        name: 'foreign check',
+      });
+
+      // The healthy fetcher (term 5) confirms it now: the pod must count it, not refuse it for its term.
+      await putCheck(bus, doc, Date.now());
+      await check(() => c.get(product, tariff)?.freshness === 'fresh', { name: 'fresh from the fetcher' });
+      assert.equal(c.stats().rejected['older-term'], 0);
+    });
   });
 });
