@@ -16,7 +16,7 @@ import {
   type TariffRef,
 } from '@ratebus/schema';
 import { NoFetcherError, NotFoundError, RefreshFailedError } from './errors.js';
-import { freshnessOf } from './freshness.js';
+import { boundedConfirmation, freshnessOf, type ServerClock } from './freshness.js';
 import {
   type ClientHooks,
   LAST_RESORT_OUTCOMES,
@@ -24,6 +24,7 @@ import {
   type LastResortOutcome,
 } from './hooks.js';
 import { declaredDuration, isCasLoss, KvLock, type LockSightings } from './kv-lock.js';
+import { confirmationOf } from './local-copy.js';
 import { type ClientLogger, errInfo } from './logger.js';
 import type { ResolvedLastResort, ResolvedOptions } from './options.js';
 import { isRequestTimeout, requestRefresh } from './refresh.js';
@@ -43,6 +44,8 @@ export interface LastResortHost {
   readonly name: string;
   readonly options: ResolvedOptions;
   readonly now: () => number;
+  /** The server's clock as seen in stored entries: bounds confirmation times like the local copy's. */
+  readonly serverClock: ServerClock;
   readonly logger: ClientLogger;
   readonly hooks: ClientHooks;
   /** The client's own (pod role) connection, once connected. */
@@ -74,7 +77,7 @@ interface Stored {
   readonly entry: KvEntry | null;
   /** The valid document of the key, if any. */
   readonly doc: RatesDocument | null;
-  /** Confirmation time of that document, ms. */
+  /** Confirmation time of that document, ms, bounded by the server's timestamps (local-copy rules). */
   readonly confirmedAt: number | null;
   /** The stored Checked record: its revision (the CAS base of ours) and term (null when unreadable). */
   readonly check: { readonly revision: number; readonly term: number | null } | null;
@@ -416,12 +419,16 @@ export class LastResort {
     const check = checkEntry ? { revision: checkEntry.revision, term: c?.ok ? c.value.term : null } : null;
     const d = entry?.operation === 'PUT' ? decode(RatesDocumentSchema, 'RatesDocument', entry.value) : null;
     const doc = d?.ok && `${d.value.product}.${d.value.tariff}` === key ? d.value : null;
-    if (!doc) return { entry, doc: null, confirmedAt: null, check };
-    const fetched = Date.parse(doc.fetchedAt);
-    const confirmedAt =
-      c?.ok && c.value.contentHash === doc.contentHash
-        ? Math.max(fetched, Date.parse(c.value.checkedAt))
-        : fetched;
+    if (!entry || !doc) return { entry, doc: null, confirmedAt: null, check };
+    const now = this.host.now();
+    const storedAt = (e: KvEntry) => this.host.serverClock.storedAt(e.created, now);
+    const conf = confirmationOf(
+      doc,
+      storedAt(entry),
+      c?.ok ? c.value : null,
+      checkEntry ? storedAt(checkEntry) : undefined,
+    );
+    const confirmedAt = boundedConfirmation(conf.at, conf.storedAt);
     return { entry, doc, confirmedAt, check };
   }
 
