@@ -13,15 +13,24 @@ import { z } from 'zod';
 import type { HeldCheck, HeldDocument } from './local-copy.js';
 import { type ClientLogger, errInfo } from './logger.js';
 
+/** Server timestamp of a KV entry, ms (absent in files written before it was kept). */
+const StoredAt = z.number().int().min(0).optional();
+
 /** On-disk form of one held document. `confirmedAt` is informative; it is recomputed on load. */
 const PersistedSchema = z.strictObject({
   format: z.literal(1),
   key: z.string(),
   revision: z.number().int().min(0),
   epoch: z.string(),
+  storedAt: StoredAt,
   document: RatesDocumentSchema,
   checked: z
-    .strictObject({ checked: CheckedSchema, revision: z.number().int().min(0), epoch: z.string() })
+    .strictObject({
+      checked: CheckedSchema,
+      revision: z.number().int().min(0),
+      epoch: z.string(),
+      storedAt: StoredAt,
+    })
     .nullable(),
   confirmedAt: UtcInstant,
 });
@@ -82,7 +91,14 @@ export class DiskCache {
           throw new Error('file content names another tariff');
         }
         out.push({
-          document: { key, ref, document: p.document, revision: p.revision, epoch: p.epoch },
+          document: {
+            key,
+            ref,
+            document: p.document,
+            revision: p.revision,
+            epoch: p.epoch,
+            storedAt: p.storedAt,
+          },
           check: p.checked,
         });
       } catch (e) {
@@ -100,6 +116,7 @@ export class DiskCache {
       key: doc.key,
       revision: doc.revision,
       epoch: doc.epoch,
+      storedAt: doc.storedAt,
       document: doc.document,
       checked: check && check.checked.contentHash === doc.document.contentHash ? check : null,
       confirmedAt: new Date(confirmedAtMs).toISOString(),

@@ -6,7 +6,7 @@ import { type ClientLogger, errInfo } from './logger.js';
 import { Backoff, Periodic, sleep } from './timing.js';
 
 /** The fields of a KV entry the sink uses. */
-export type BucketEntry = Pick<KvEntry, 'key' | 'value' | 'revision' | 'operation'>;
+export type BucketEntry = Pick<KvEntry, 'key' | 'value' | 'revision' | 'operation' | 'created'>;
 
 /** Receives what the informer sees; called synchronously, in revision order within one watch. */
 export interface InformerSink {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BUCKETS, type TariffRef } from '@ratebus/schema';
 import { DiskCache } from './disk-cache.js';
-import { freshnessOf } from './freshness.js';
+import { boundedConfirmation, freshnessOf, ServerClock } from './freshness.js';
 import { type ClientHooks, REJECT_REASONS, type RejectReason, type UpdateKind } from './hooks.js';
 import type { BucketEntry, InformerSink } from './informer.js';
 import { type ApplyResult, type Epoch, LocalCopy } from './local-copy.js';
@@ -35,6 +35,8 @@ export type LeaderRead = (bucket: string, key: string) => Promise<BucketEntry | 
  */
 export class CopyKeeper {
   readonly copy = new LocalCopy();
+  /** The server's clock as the timestamps of received entries tell it: bounds confirmation times. */
+  readonly serverClock = new ServerClock();
   readonly hub: UpdateHub;
   readonly disk: DiskCache | null;
   readonly counters: CopyCounters = {
@@ -89,9 +91,15 @@ export class CopyKeeper {
     return this.copy.size;
   }
 
+  /** The confirmation time freshness counts from: the writer's, bounded by the server's timestamps. */
+  confirmedAt(key: string): number | undefined {
+    const c = this.copy.confirmation(key);
+    return c && boundedConfirmation(c.at, c.storedAt);
+  }
+
   view(key: string): RateView | undefined {
     const held = this.copy.document(key);
-    const confirmed = this.copy.confirmedAt(key);
+    const confirmed = this.confirmedAt(key);
     if (!held || confirmed === undefined) return undefined;
     const { freshness, ageMs } = freshnessOf(confirmed, this.now(), this.o);
     return {
@@ -108,7 +116,7 @@ export class CopyKeeper {
   maxAgeMs(): number {
     let oldest = 0;
     for (const key of this.copy.keys()) {
-      const c = this.copy.confirmedAt(key);
+      const c = this.confirmedAt(key);
       if (c !== undefined) oldest = Math.max(oldest, this.now() - c);
     }
     return oldest;
@@ -120,7 +128,8 @@ export class CopyKeeper {
       if (this.copy.removeDocument(e.key, e.revision, epoch)) this.afterRemove(e.key, e.revision);
       return;
     }
-    const r = this.copy.applyDocument(e.key, e.value, e.revision, epoch, rebase);
+    const storedAt = this.serverClock.storedAt(e.created, this.now());
+    const r = this.copy.applyDocument(e.key, e.value, e.revision, epoch, rebase, storedAt);
     if (this.counted(r, BUCKETS.rates, e)) this.changed('document', e.key, e.revision, rebase);
     else if (!rebase && isOlderRevision(r)) this.checkLoss(BUCKETS.rates, e.key, epoch);
   }
@@ -131,7 +140,8 @@ export class CopyKeeper {
     if (e.operation !== 'PUT') {
       this.copy.removeCheck(e.key, e.revision, epoch);
     } else {
-      const r = this.copy.applyCheck(e.key, e.value, e.revision, epoch, rebase);
+      const storedAt = this.serverClock.storedAt(e.created, this.now());
+      const r = this.copy.applyCheck(e.key, e.value, e.revision, epoch, rebase, storedAt);
       if (!this.counted(r, BUCKETS.checks, e)) {
         if (!rebase && isOlderRevision(r)) this.checkLoss(BUCKETS.checks, e.key, epoch);
         return;

@@ -16,7 +16,7 @@ import {
   type TariffRef,
 } from '@ratebus/schema';
 import { NoFetcherError, NotFoundError, RefreshFailedError } from './errors.js';
-import { freshnessOf } from './freshness.js';
+import { boundedConfirmation, freshnessOf, type ServerClock } from './freshness.js';
 import {
   type ClientHooks,
   LAST_RESORT_OUTCOMES,
@@ -24,6 +24,7 @@ import {
   type LastResortOutcome,
 } from './hooks.js';
 import { declaredDuration, isCasLoss, KvLock, type LockSightings } from './kv-lock.js';
+import { confirmationOf } from './local-copy.js';
 import { type ClientLogger, errInfo } from './logger.js';
 import type { ResolvedLastResort, ResolvedOptions } from './options.js';
 import { isRequestTimeout, requestRefresh } from './refresh.js';
@@ -43,6 +44,8 @@ export interface LastResortHost {
   readonly name: string;
   readonly options: ResolvedOptions;
   readonly now: () => number;
+  /** The server's clock as seen in stored entries: bounds confirmation times like the local copy's. */
+  readonly serverClock: ServerClock;
   readonly logger: ClientLogger;
   readonly hooks: ClientHooks;
   /** The client's own (pod role) connection, once connected. */
@@ -74,11 +77,18 @@ interface Stored {
   readonly entry: KvEntry | null;
   /** The valid document of the key, if any. */
   readonly doc: RatesDocument | null;
-  /** Confirmation time of that document, ms. */
+  /** Confirmation time of that document, ms, bounded by the server's timestamps (local-copy rules). */
   readonly confirmedAt: number | null;
+  /** The stored Checked record: its revision (the CAS base of ours) and term (null when unreadable). */
+  readonly check: { readonly revision: number; readonly term: number | null } | null;
 }
 
 const encoder = new TextEncoder();
+
+/** The store holds a document or Checked record of a term above ours: a later election wrote it. */
+function newerTerm(stored: Stored, term: number): boolean {
+  return (stored.doc?.term ?? 0) > term || (stored.check?.term ?? 0) > term;
+}
 
 class Done {
   constructor(
@@ -300,7 +310,7 @@ export class LastResort {
     const log = this.host.logger;
     let stored = await this.read(w, key);
     // The previous holder may have finished between our look and our lock; a newer term may have written.
-    if (stored.doc && stored.doc.term > lock.term) throw new Done('not-needed');
+    if (newerTerm(stored, lock.term)) throw new Done('not-needed');
     if (stored.confirmedAt !== null && this.freshness(stored.confirmedAt) !== 'expired') {
       throw new Done('not-needed');
     }
@@ -336,7 +346,7 @@ export class LastResort {
       } catch (e) {
         if (!isCasLoss(e) || attempt >= 2) throw e;
         stored = await this.read(w, key);
-        if (stored.doc && stored.doc.term > lock.term) throw new Done('not-needed');
+        if (newerTerm(stored, lock.term)) throw new Done('not-needed');
         if (stored.confirmedAt !== null && this.freshness(stored.confirmedAt) !== 'expired') {
           throw new Done('not-needed');
         }
@@ -352,9 +362,42 @@ export class LastResort {
       coversThrough: doc.coversThrough,
       term: lock.term,
     };
-    lock.assertHeld();
-    await w.checks.put(key, JSON.stringify(checked));
+    await this.writeChecked(w, key, checked, lock, stored.check);
     return outcome;
+  }
+
+  /**
+   * The Checked record, fenced like the document: CAS on the stored record's revision, and never over a
+   * record of a newer term (a fetcher elected after our lock confirmed it: its record stands).
+   */
+  private async writeChecked(
+    w: Writer,
+    key: string,
+    checked: Checked,
+    lock: KvLock,
+    stored: Stored['check'],
+  ): Promise<void> {
+    let base = stored;
+    for (let attempt = 0; ; attempt++) {
+      const storedTerm = base?.term ?? 0;
+      if (storedTerm > lock.term) {
+        this.host.logger.info(
+          { key, term: lock.term, stored: storedTerm },
+          'a newer term checked it; not writing ours',
+        );
+        return;
+      }
+      lock.assertHeld();
+      try {
+        await (base === null
+          ? w.checks.create(key, JSON.stringify(checked))
+          : w.checks.update(key, JSON.stringify(checked), base.revision));
+        return;
+      } catch (e) {
+        if (!isCasLoss(e) || attempt >= 2) throw e;
+        base = (await this.read(w, key)).check;
+      }
+    }
   }
 
   private rejected(key: string, r: { reason: string; detail: string }): never {
@@ -371,17 +414,22 @@ export class LastResort {
 
   /** The stored document of a key and its confirmation time, read from the buckets (not the local copy). */
   private async read(w: Writer, key: string): Promise<Stored> {
-    const [entry, check] = await Promise.all([w.rates.get(key), w.checks.get(key)]);
+    const [entry, checkEntry] = await Promise.all([w.rates.get(key), w.checks.get(key)]);
+    const c = checkEntry?.operation === 'PUT' ? decode(CheckedSchema, 'Checked', checkEntry.value) : null;
+    const check = checkEntry ? { revision: checkEntry.revision, term: c?.ok ? c.value.term : null } : null;
     const d = entry?.operation === 'PUT' ? decode(RatesDocumentSchema, 'RatesDocument', entry.value) : null;
     const doc = d?.ok && `${d.value.product}.${d.value.tariff}` === key ? d.value : null;
-    if (!doc) return { entry, doc: null, confirmedAt: null };
-    const c = check?.operation === 'PUT' ? decode(CheckedSchema, 'Checked', check.value) : null;
-    const fetched = Date.parse(doc.fetchedAt);
-    const confirmedAt =
-      c?.ok && c.value.contentHash === doc.contentHash
-        ? Math.max(fetched, Date.parse(c.value.checkedAt))
-        : fetched;
-    return { entry, doc, confirmedAt };
+    if (!entry || !doc) return { entry, doc: null, confirmedAt: null, check };
+    const now = this.host.now();
+    const storedAt = (e: KvEntry) => this.host.serverClock.storedAt(e.created, now);
+    const conf = confirmationOf(
+      doc,
+      storedAt(entry),
+      c?.ok ? c.value : null,
+      checkEntry ? storedAt(checkEntry) : undefined,
+    );
+    const confirmedAt = boundedConfirmation(conf.at, conf.storedAt);
+    return { entry, doc, confirmedAt, check };
   }
 
   /** Binds the writer connection and buckets once (again after a failure). */

@@ -22,12 +22,43 @@ export interface HeldDocument {
   readonly document: RatesDocument;
   readonly revision: number;
   readonly epoch: Epoch;
+  /**
+   * When the server stored the entry, on this pod's clock at receipt (ServerClock.storedAt), ms; unknown for
+   * copies persisted by older versions.
+   */
+  readonly storedAt?: number | undefined;
 }
 
 export interface HeldCheck {
   readonly checked: Checked;
   readonly revision: number;
   readonly epoch: Epoch;
+  /** As for {@link HeldDocument.storedAt}. */
+  readonly storedAt?: number | undefined;
+}
+
+/** When the held content was last confirmed: by the writer's clock, and by the server's (when known). */
+export interface Confirmation {
+  /** max(document.fetchedAt, checkedAt of a check of the same content), ms. */
+  readonly at: number;
+  /** When the server stored the entries that gave `at` (the later of the two when both count), ms. */
+  readonly storedAt: number | undefined;
+}
+
+/** The confirmation of a document by itself and a Checked record, which counts only for the same content. */
+export function confirmationOf(
+  doc: RatesDocument,
+  docStoredAt: number | undefined,
+  check: Checked | null | undefined,
+  checkStoredAt: number | undefined,
+): Confirmation {
+  const fetched = Date.parse(doc.fetchedAt);
+  if (!check || check.contentHash !== doc.contentHash) return { at: fetched, storedAt: docStoredAt };
+  const storedAt =
+    docStoredAt === undefined || checkStoredAt === undefined
+      ? undefined
+      : Math.max(docStoredAt, checkStoredAt);
+  return { at: Math.max(fetched, Date.parse(check.checkedAt)), storedAt };
 }
 
 export type ApplyResult =
@@ -116,18 +147,21 @@ export class LocalCopy {
 
   /** Confirmation time, ms: the later of the document's fetch and a check of the same content. */
   confirmedAt(key: string): number | undefined {
+    return this.confirmation(key)?.at;
+  }
+
+  /** The confirmation of the held document, with the server's timestamp of its entries. */
+  confirmation(key: string): Confirmation | undefined {
     const d = this.docs.get(key);
     if (!d) return undefined;
-    const fetched = Date.parse(d.document.fetchedAt);
-    const c = this.checks.get(key)?.checked;
-    if (!c || c.contentHash !== d.document.contentHash) return fetched;
-    return Math.max(fetched, Date.parse(c.checkedAt));
+    const c = this.checks.get(key);
+    return confirmationOf(d.document, d.storedAt, c?.checked, c?.storedAt);
   }
 
   /**
    * Applies a `ratebus-rates` PUT. With `rebase` (the stream leader confirmed that the bucket no longer has
    * the held revision: it lost or renumbered writes), a lower revision is taken; term and coverage
-   * rules still apply.
+   * rules still apply. `storedAt`: when the server stored the entry, on this pod's clock, ms.
    */
   applyDocument(
     key: string,
@@ -135,6 +169,7 @@ export class LocalCopy {
     revision: number,
     epoch: Epoch,
     rebase = false,
+    storedAt?: number,
   ): ApplyResult {
     const held = this.docs.get(key);
     const a = admit(key, payload, held, revision, epoch, rebase, RatesDocumentSchema, 'RatesDocument');
@@ -148,24 +183,29 @@ export class LocalCopy {
         return reject('regressed-coverage');
       }
     }
-    this.docs.set(key, { key, ref, document: doc, revision, epoch });
+    this.docs.set(key, { key, ref, document: doc, revision, epoch, storedAt });
     return APPLIED;
   }
 
-  /** Applies a `ratebus-checks` PUT; `rebase` as for {@link applyDocument}. */
+  /**
+   * Applies a `ratebus-checks` PUT; `rebase` and `storedAt` as for {@link applyDocument}. Checks are ordered by
+   * revision only, whatever their term: a check confirms nothing but the content it names, at a time bounded
+   * by the server's timestamp, so one from a deposed or foreign term (a last-resort lock won above the
+   * fetcher's term) can at worst make the copy look older until the next check, while refusing lower terms
+   * after it would lock out every later check of a healthy fetcher. Writers fence their checks instead.
+   */
   applyCheck(
     key: string,
     payload: Uint8Array | string,
     revision: number,
     epoch: Epoch,
     rebase = false,
+    storedAt?: number,
   ): ApplyResult {
     const held = this.checks.get(key);
     const a = admit(key, payload, held, revision, epoch, rebase, CheckedSchema, 'Checked');
     if ('result' in a) return a.result;
-    const c = a.value;
-    if (held && held.epoch === epoch && c.term < held.checked.term) return reject('older-term');
-    this.checks.set(key, { checked: c, revision, epoch });
+    this.checks.set(key, { checked: a.value, revision, epoch, storedAt });
     return APPLIED;
   }
 

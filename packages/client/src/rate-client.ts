@@ -152,6 +152,7 @@ export class RateClient implements AsyncDisposable {
       name,
       options: o,
       now: this.now,
+      serverClock: this.keeper.serverClock,
       logger: this.logger,
       hooks,
       mainConnection: () => this.sync.nc,

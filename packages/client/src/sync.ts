@@ -212,6 +212,7 @@ function leaderReader(nc: NatsConnection, timeout: number): LeaderRead {
     const m = await (await jsm).streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` });
     if (!m) return null;
     const op = m.header?.get('KV-Operation');
-    return { key, value: m.data, revision: m.seq, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT' };
+    const operation = op === 'DEL' || op === 'PURGE' ? op : 'PUT';
+    return { key, value: m.data, revision: m.seq, operation, created: m.time };
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { InvalidOptionsError } from '../src/errors.js';
-import { freshnessOf } from '../src/freshness.js';
+import { boundedConfirmation, CLOCK_SLACK_MS, freshnessOf, ServerClock } from '../src/freshness.js';
 import { resolveOptions } from '../src/options.js';
 
 describe('freshnessOf', () => {
@@ -12,6 +12,31 @@ describe('freshnessOf', () => {
   });
   it('counts a confirmation from the future (clock skew) as age 0', () => {
     assert.deepEqual(freshnessOf(1_000, 0, t), { freshness: 'fresh', ageMs: 0 });
+  });
+});
+
+describe('boundedConfirmation', () => {
+  it('keeps the writer’s time up to the slack after the server stored it, and the server’s beyond', () => {
+    assert.equal(boundedConfirmation(5_000, 10_000), 5_000);
+    assert.equal(boundedConfirmation(10_000 + CLOCK_SLACK_MS, 10_000), 10_000 + CLOCK_SLACK_MS);
+    assert.equal(boundedConfirmation(10_000 + 6 * 3_600_000, 10_000), 10_000 + CLOCK_SLACK_MS);
+    assert.equal(boundedConfirmation(123, undefined), 123, 'unknown storage time: the writer’s');
+  });
+});
+
+describe('ServerClock', () => {
+  it('maps a server timestamp onto the pod’s clock by how long ago the server stored it', () => {
+    const c = new ServerClock();
+    assert.equal(c.now(), undefined);
+    const serverNow = Date.parse('2026-12-01T12:00:00Z');
+    // The pod's clock is six hours behind; the newest entry was stored just now, an older one 10 min ago.
+    const podNow = serverNow - 6 * 3_600_000;
+    const fresh = c.storedAt(new Date(serverNow), podNow);
+    const older = c.storedAt(new Date(serverNow - 600_000), podNow);
+    assert.ok(fresh !== undefined && older !== undefined);
+    assert.ok(Math.abs(fresh - podNow) < 1_000, `${fresh - podNow}`);
+    assert.ok(Math.abs(older - (podNow - 600_000)) < 1_000, `${older - (podNow - 600_000)}`);
+    assert.equal(c.storedAt(new Date(Number.NaN), podNow), undefined);
   });
 });
 

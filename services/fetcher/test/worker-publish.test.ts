@@ -224,6 +224,63 @@ describe('FetcherWorker publishing', function () {
       }
     });
 
+    it('keeps a longer stored document that its own load missed when a shorter fetch meets it in a CAS conflict', async () => {
+      const { product, tariff } = agile('M');
+      const key = rateKey(product, tariff);
+      const first = await startWorker(env, config());
+      await waitResponder(env);
+      assert.equal((await refresh(env, 'M')).code, null);
+      const long = await env.buckets.rates.get(key);
+      assert.equal((await readDoc(env.buckets.rates, key))?.doc.coversThrough, '2026-11-28T23:00:00Z');
+      await first.stop();
+
+      // The next term starts without it (its start-up load failed, or read a replica that lacked it) ...
+      await env.buckets.rates.delete(key);
+      env.sim.clock.set('2026-11-27T15:05:00Z'); // before 16:00: upstream has not published tomorrow yet
+      const w = await startWorker(env, config());
+      try {
+        await waitResponder(env); // answers once the load is done
+        // ... and the stored document is back when its shorter fetch is written: the create loses its CAS.
+        const back = await env.buckets.rates.put(key, long?.value ?? new Uint8Array());
+        const r = await refresh(env, 'M', true);
+        assert.equal(r.code, null);
+        const now = await readDoc(env.buckets.rates, key);
+        assert.equal(now?.revision, back, 'the stored document was not replaced');
+        assert.equal(now?.doc.coversThrough, '2026-11-28T23:00:00Z');
+        assert.ok(w.metrics.rejectedReasons.includes('shrinking'), String(w.metrics.rejectedReasons));
+        const checked = await checkedRevision(env, key);
+        assert.notEqual(
+          checked?.checked.coversThrough,
+          '2026-11-27T23:00:00Z',
+          'the shorter one is not confirmed',
+        );
+      } finally {
+        await w.stop();
+      }
+    });
+
+    it('does not write its Checked record over one of a newer term, and stops the term', async () => {
+      const w = await startWorker(env, config());
+      await waitResponder(env);
+      const { product, tariff } = agile('N');
+      const key = rateKey(product, tariff);
+      assert.equal((await refresh(env, 'N')).code, null);
+      const ours = await checkedRevision(env, key);
+      assert.ok(ours);
+      // A writer of a newer term confirmed the same content since: a newer fetcher, or a last-resort pod
+      // whose lock was won after this fetcher's election.
+      const newer = { ...ours.checked, term: w.fence.term + 1_000 };
+      const newerRev = await env.buckets.checks.update(key, JSON.stringify(newer), ours.revision);
+      // Unchanged content: the re-fetch writes only a Checked record.
+      const r = await refresh(env, 'N', true);
+      assert.equal(r.code, 'NOT_LEADER');
+      await w.done; // stopped without the election telling it
+      const now = await checkedRevision(env, key);
+      assert.equal(now?.revision, newerRev);
+      assert.equal(now?.checked.term, w.fence.term + 1_000);
+      await w.stop();
+    });
+
     it('stops when the store holds a document of a newer term', async () => {
       env.sim.clock.set('2026-11-27T13:05:00Z');
       const w = await startWorker(env, config());

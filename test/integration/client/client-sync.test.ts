@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import {
   EnsureTimeoutError,
@@ -6,6 +9,7 @@ import {
   NoFetcherError,
   NotFoundError,
   RateClient,
+  type RateClientOptions,
   type RateUpdate,
 } from '@ratebus/client';
 import { ERROR_CODE_HEADER, ERROR_HEADER, rateKey, refreshSubject } from '@ratebus/schema';
@@ -257,5 +261,105 @@ describe('RateClient (single server)', function () {
     await c.close();
     assert.equal(own.isClosed(), false);
     await own.close();
+  });
+
+  describe('confirmations from other terms and other clocks', () => {
+    const MIN = 60_000;
+    const HOUR = 60 * MIN;
+    /** Thresholds short enough to see data expire by the server's clock within a test. */
+    const SHORT = { freshForMs: 1_000, staleForMs: 2_000 };
+    const openReady = async (o: RateClientOptions = {}) => {
+      const c = await open(o);
+      await c.ready();
+      return c;
+    };
+
+    it('takes the fetcher’s checks again after a Checked record of a higher term (a last-resort lock won above it)', async () => {
+      const { product, tariff } = tariffN(700);
+      const c = await openReady({ freshForMs: 30 * MIN, staleForMs: 35 * MIN });
+      const doc = makeDoc(product, tariff, { term: 5, fetchedAt: Date.now() - 50 * MIN });
+      await putDoc(bus, doc);
+      await check(() => c.get(product, tariff)?.freshness === 'expired', { name: 'the document, expired' });
+      // A last-resort pod whose lock revision is above the running fetcher's term confirmed the same content.
+      const foreignAt = Date.now() - 40 * MIN;
+      await putCheck(bus, { ...doc, term: 900 }, foreignAt);
+      await check(() => c.get(product, tariff)?.confirmedAt.getTime() === foreignAt, {
+        name: 'foreign check',
+      });
+
+      // The healthy fetcher (term 5) confirms it now: the pod must count it, not refuse it for its term.
+      await putCheck(bus, doc, Date.now());
+      await check(() => c.get(product, tariff)?.freshness === 'fresh', { name: 'fresh from the fetcher' });
+      assert.equal(c.stats().rejected['older-term'], 0);
+    });
+
+    it('ages a confirmation from a writer whose clock is ahead from when the server stored it', async () => {
+      const { product, tariff } = tariffN(701);
+      const c = await openReady(SHORT);
+      // A fetcher six hours ahead published and confirmed, then stopped.
+      const ahead = Date.now() + 6 * HOUR;
+      const doc = makeDoc(product, tariff, { fetchedAt: ahead });
+      await putDoc(bus, doc);
+      await putCheck(bus, doc, ahead);
+      await check(() => c.get(product, tariff), { name: 'held' });
+      const expired = await check(
+        () => {
+          const v = c.get(product, tariff);
+          return v?.freshness === 'expired' ? v : null;
+        },
+        { timeout: 10_000, name: 'expired by the server’s clock' },
+      );
+      assert.ok(expired.confirmedAt.getTime() <= Date.now(), 'not confirmed in the future');
+      assert.ok(expired.ageMs >= SHORT.staleForMs);
+      assert.ok(c.stats().maxAgeMs >= SHORT.staleForMs);
+    });
+
+    it('ages a confirmation from when it reached the pod when the pod’s own clock is behind the writer’s', async () => {
+      const { product, tariff } = tariffN(702);
+      const c = await openReady({ ...SHORT, now: () => Date.now() - 6 * HOUR });
+      const doc = makeDoc(product, tariff, { fetchedAt: Date.now() });
+      await putDoc(bus, doc);
+      await putCheck(bus, doc, Date.now());
+      await check(() => c.get(product, tariff)?.freshness === 'expired', {
+        timeout: 10_000,
+        name: 'expired by the server’s clock',
+      });
+    });
+
+    it('keeps the writer’s times when writer and pod share one clock ahead of the server (a simulated clock)', async () => {
+      const { product, tariff } = tariffN(703);
+      const skew = 6 * HOUR;
+      const c = await openReady({ freshForMs: 30 * MIN, staleForMs: 35 * MIN, now: () => Date.now() + skew });
+      const doc = makeDoc(product, tariff, { fetchedAt: Date.now() + skew - 10 * MIN });
+      await putDoc(bus, doc);
+      const v = await check(() => c.get(product, tariff), { name: 'held' });
+      assert.equal(v.confirmedAt.toISOString(), doc.fetchedAt);
+      assert.equal(v.freshness, 'fresh');
+      assert.ok(v.ageMs >= 10 * MIN && v.ageMs < 11 * MIN, `age ${v.ageMs}`);
+    });
+
+    it('keeps the server’s timestamps across a restart from the cache directory', async () => {
+      const { product, tariff } = tariffN(704);
+      const dir = await mkdtemp(join(tmpdir(), 'ratebus-fences-'));
+      try {
+        const ahead = Date.now() + 6 * HOUR;
+        const doc = makeDoc(product, tariff, { fetchedAt: ahead });
+        await putDoc(bus, doc);
+        await putCheck(bus, doc, ahead);
+        const first = await openReady({ ...SHORT, cacheDir: dir });
+        await check(() => first.get(product, tariff), { name: 'held' });
+        await first.close();
+        // The restored copy keeps the stored entries' server timestamps (relisting finds the same revisions).
+        const second = await RateClient.connect({ ...FAST, ...SHORT, servers: ns.url, cacheDir: dir });
+        assert.ok(second.get(product, tariff), 'restored');
+        await check(() => second.get(product, tariff)?.freshness === 'expired', {
+          timeout: 10_000,
+          name: 'expired by the server’s clock after the restart',
+        });
+        await second.close();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -311,6 +311,28 @@ describe('RateClient last resort', function () {
     assert.ok(converged.document.term > rev, 'the lock revision orders after the dead fetcher term');
   });
 
+  it('is not kept off by a confirmation from a fetcher whose clock was ahead, once the server’s clock expires it', async () => {
+    const ref = tariffRef(PRODUCT, 'E-1R-AGILE-24-10-01-G');
+    const old = await expiredDoc(ref);
+    // The last fetcher's clock ran six hours ahead: its final check claims a confirmation in the future.
+    await putCheck(bus, old, Date.now() + 6 * HOUR_MS);
+    const short = { freshForMs: 1_000, staleForMs: 2_000 };
+    const all = await pods(3, () => ({ ...short, lastResort: lastResort() }));
+    const converged = await check(
+      () => {
+        const views = all.map((c) => c.get(ref.product, ref.tariff));
+        const v = views[0];
+        return v && v.document.term > old.term && views.every((x) => x?.document.term === v.document.term)
+          ? v
+          : null;
+      },
+      { timeout: 20_000, name: 'all pods hold the last-resort document' },
+    );
+    assert.notEqual(converged.document.contentHash, old.contentHash);
+    assert.equal(sim.stats.snapshot().byPath[unitRatesPath(ref)], 1, 'one upstream fetch');
+    await check(() => outcomes.some((o) => o.outcome === 'published'), { name: 'the writer reported' });
+  });
+
   it('never fetches while a fetcher answers refresh requests', async () => {
     const ref = tariffRef(PRODUCT, 'E-1R-AGILE-24-10-01-B');
     const held = await expiredDoc(ref);

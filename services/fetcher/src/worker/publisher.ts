@@ -15,6 +15,7 @@ import {
 import {
   BUCKETS,
   type Checked,
+  CheckedSchema,
   decode,
   parseRateKey,
   type RatesDocument,
@@ -91,6 +92,8 @@ export class Publisher {
   readonly #notFoundUntil = new Map<string, number>();
   /** Clock time of the last successful check per key, this term. */
   readonly #checkedAt = new Map<string, number>();
+  /** Revision of our last Checked record per key this term (null: the key had none): the CAS base. */
+  readonly #checkRevision = new Map<string, number | null>();
   readonly #flights = new SingleFlight<FetchOutcome>();
   #jsm: JetStreamManager | null = null;
 
@@ -156,13 +159,13 @@ export class Publisher {
    * get when the stream has no leader for a moment (after a node failure leader reads were seen to time out
    * for many seconds); the CAS write stays the safety net either way.
    */
-  async #readLatest(key: string): Promise<StoredEntry | null> {
+  async #readLatest(key: string, role: 'rates' | 'checks' = 'rates'): Promise<StoredEntry | null> {
     try {
       this.#jsm ??= await jetstreamManager(this.#o.nc, { timeout: LEADER_READ_TIMEOUT_MS, checkAPI: false });
-      return await readThroughLeader(this.#jsm, BUCKETS.rates, key);
+      return await readThroughLeader(this.#jsm, BUCKETS[role], key);
     } catch (err) {
-      this.#o.logger.debug({ key, code: errorCode(err) }, 'leader read failed; reading any replica');
-      return this.#o.buckets.rates.get(key);
+      this.#o.logger.debug({ key, role, code: errorCode(err) }, 'leader read failed; reading any replica');
+      return this.#o.buckets[role].get(key);
     }
   }
 
@@ -237,13 +240,7 @@ export class Publisher {
     const held = this.#held.get(key) ?? null;
     const rejection = built.ok ? checkDocument(built.doc, held?.doc ?? null) : built.rejection;
     if (rejection || !built.ok) {
-      const r = rejection ?? { reason: 'invalid' as const, detail: 'unbuildable' };
-      metrics.rejected?.(r.reason);
-      logger.warn(
-        { key, reason: r.reason, detail: r.detail },
-        'fetched document rejected; keeping the last good one',
-      );
-      return finish({ kind: 'rejected', rejection: r, held });
+      return finish(this.#rejected(key, rejection ?? { reason: 'invalid', detail: 'unbuildable' }, held));
     }
     try {
       const outcome = await this.#write(key, ref, built.doc);
@@ -254,6 +251,16 @@ export class Publisher {
       }
       return finish({ kind: 'failed', error, held: this.#held.get(key) ?? null });
     }
+  }
+
+  /** Counts and logs a rejected document; the last good one stays. */
+  #rejected(key: string, rejection: DocumentRejection, held: Held | null): FetchOutcome {
+    this.#o.metrics.rejected?.(rejection.reason);
+    this.#o.logger.warn(
+      { key, reason: rejection.reason, detail: rejection.detail },
+      'fetched document rejected; keeping the last good one',
+    );
+    return { kind: 'rejected', rejection, held };
   }
 
   /** CAS write when changed, publish, then the Checked record. Throws NotLeader/StaleTerm/KV errors. */
@@ -288,6 +295,10 @@ export class Publisher {
           throw new StaleTermError(fence.term, stored.value.term, key);
         const adopted = entry ? this.#adopt(key, entry) : null;
         if (!adopted) this.#held.delete(key);
+        // Our document was only guarded against what we held, which may have been nothing or older (a
+        // failed or lagging load at term start): the stored one must pass the same guards before we replace it.
+        const rejection = adopted ? checkDocument(doc, adopted.doc) : null;
+        if (rejection) return this.#rejected(key, rejection, adopted);
         storedHash = adopted?.doc.contentHash;
         storedRevision = entry ? entry.revision : null;
       }
@@ -303,9 +314,47 @@ export class Publisher {
       coversThrough: doc.coversThrough,
       term: fence.term,
     };
-    fence.assertLeading();
-    await buckets.checks.put(key, JSON.stringify(checked));
+    await this.#writeChecked(key, checked);
     this.#checkedAt.set(key, Date.parse(doc.fetchedAt));
     return { kind, held };
+  }
+
+  /**
+   * Writes the Checked record fenced like a document: CAS on the revision of our previous record (read from
+   * the stream leader the first time in a term), so a late write of a deposed term cannot land over a newer
+   * one, and never over a record of a newer term (a newer fetcher, or a last-resort lock won after our
+   * election): that ends our term (`StaleTermError`), and the next election's term is above it.
+   */
+  async #writeChecked(key: string, checked: Checked): Promise<void> {
+    const { buckets, fence } = this.#o;
+    const bytes = JSON.stringify(checked);
+    let revision = this.#checkRevision.has(key)
+      ? (this.#checkRevision.get(key) as number | null)
+      : await this.#storedCheckRevision(key);
+    for (let attempt = 0; ; attempt++) {
+      fence.assertLeading();
+      try {
+        const written =
+          revision === null
+            ? await buckets.checks.create(key, bytes)
+            : await buckets.checks.update(key, bytes, revision);
+        this.#checkRevision.set(key, written);
+        return;
+      } catch (e) {
+        this.#checkRevision.delete(key);
+        if (!isCasConflict(e) || attempt >= 2) throw e;
+        revision = await this.#storedCheckRevision(key);
+      }
+    }
+  }
+
+  /** Revision of the stored Checked record (null: none); throws StaleTermError when its term is newer. */
+  async #storedCheckRevision(key: string): Promise<number | null> {
+    const entry = await this.#readLatest(key, 'checks');
+    if (!entry) return null;
+    const stored = entry.operation === 'PUT' ? decode(CheckedSchema, 'Checked', entry.value) : null;
+    if (stored?.ok && stored.value.term > this.#o.fence.term)
+      throw new StaleTermError(this.#o.fence.term, stored.value.term, key);
+    return entry.revision;
   }
 }
