@@ -41,7 +41,10 @@ function haFirst(now: number): string {
 interface Row {
   readonly sequence: string;
   readonly target: string;
+  /** The median round (by requests per second). */
   readonly load: LoadResult;
+  /** Requests per second of every round, ascending. */
+  readonly rounds: readonly number[];
 }
 
 /** GET → bytes, 200 only. */
@@ -76,8 +79,10 @@ const BARE_ROW = 'bare node:http, same bytes from memory (the limit for one Node
  * same load generator in one run.
  */
 export const gatewaySuite: Suite = async ({ quick, log }) => {
-  const warmSeconds = quick ? 1 : 3;
-  const seconds = quick ? 3 : 15;
+  const warmSeconds = quick ? 1 : 2;
+  const seconds = quick ? 3 : 6;
+  /** Rounds of the three servers in turn; each server's row is its median round (the machine is shared). */
+  const rounds = quick ? 1 : 5;
   const cleanup = new Cleanup();
   const rows: Row[] = [];
   const sequences: Sequence[] = [
@@ -148,19 +153,30 @@ export const gatewaySuite: Suite = async ({ quick, log }) => {
       }
     }
 
+    const servers = [
+      [GATEWAY_ROW, gwOrigin],
+      [NGINX_ROW, nginx.origin],
+      [BARE_ROW, bare.origin],
+    ] as const;
     for (const seq of sequences) {
       const paths = targets.get(seq.name) ?? [];
-      for (const [target, origin] of [
-        [GATEWAY_ROW, gwOrigin],
-        [NGINX_ROW, nginx.origin],
-        [BARE_ROW, bare.origin],
-      ] as const) {
-        await load({ origin, paths, connections: CONNECTIONS, seconds: warmSeconds });
-        const r = await load({ origin, paths, connections: CONNECTIONS, seconds });
-        if (r.errors > 0) throw new Error(`${seq.name}, ${target}: ${r.errors} failed requests`);
-        generator = r.generator;
-        rows.push({ sequence: seq.name, target, load: r });
-        log(`${seq.name}, ${target}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(2)} ms`);
+      const measured = new Map<string, LoadResult[]>(servers.map(([t]) => [t, []]));
+      for (let round = 0; round < rounds; round++) {
+        for (const [target, origin] of servers) {
+          await load({ origin, paths, connections: CONNECTIONS, seconds: warmSeconds });
+          const r = await load({ origin, paths, connections: CONNECTIONS, seconds });
+          if (r.errors > 0) throw new Error(`${seq.name}, ${target}: ${r.errors} failed requests`);
+          generator = r.generator;
+          measured.get(target)?.push(r);
+          log(
+            `${seq.name}, ${target}, round ${round + 1}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(2)} ms`,
+          );
+        }
+      }
+      for (const [target] of servers) {
+        const byRps = [...(measured.get(target) ?? [])].sort((a, b) => a.rps - b.rps);
+        const median = byRps[Math.floor(byRps.length / 2)] as LoadResult;
+        rows.push({ sequence: seq.name, target, load: median, rounds: byRps.map((r) => Math.round(r.rps)) });
       }
     }
   } finally {
@@ -170,12 +186,12 @@ export const gatewaySuite: Suite = async ({ quick, log }) => {
   const nginxRps = (seq: string) =>
     rows.find((r) => r.sequence === seq && r.target === NGINX_ROW)?.load.rps ?? Number.NaN;
   const table = [
-    '| client sequence | server | requests / s | of nginx | sequences / s | p50 | p99 | max | requests | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map(({ sequence, target, load: r }) => {
+    '| client sequence | server | requests / s | of nginx | sequences / s | p50 | p99 | max | requests | errors | requests / s, every round |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...rows.map(({ sequence, target, load: r, rounds: all }) => {
       const pages = targets.get(sequence)?.length ?? 1;
       const share = `${fmt((100 * r.rps) / nginxRps(sequence), 0)} %`;
-      return `| ${sequence} | ${target} | ${fmt(r.rps, 0)} | ${share} | ${fmt(r.rps / pages, 0)} | ${fmt(r.p50, 2)} ms | ${fmt(r.p99, 2)} ms | ${fmt(r.max, 1)} ms | ${r.requests} | ${r.errors} |`;
+      return `| ${sequence} | ${target} | ${fmt(r.rps, 0)} | ${share} | ${fmt(r.rps / pages, 0)} | ${fmt(r.p50, 2)} ms | ${fmt(r.p99, 2)} ms | ${fmt(r.max, 1)} ms | ${r.requests} | ${r.errors} | ${all.join(', ')} |`;
     }),
   ].join('\n');
   const sizes = (name: string) =>
@@ -186,7 +202,7 @@ export const gatewaySuite: Suite = async ({ quick, log }) => {
       `Home Assistant's: \`GET ${RATES}?period_from=…&period_to=…\` (no trailing slash; yesterday 00:00 UTC to the day after tomorrow 00:00 UTC), then every \`next\` (${sizes(ha.name)}). ` +
       `The gateway (\`services/gateway\`, one Node process) answers from its RateClient's copy of one Agile document (${AGILE_SLOTS} slots) put into KV on a local nats-server; ` +
       'the bodies it returned are written to disk and served by nginx (one worker, `sendfile`, access log off, a `map` from request target to file), and served from memory by a bare `node:http` process (`bench/src/gateway/bare-server.ts`: a `Map` lookup, `writeHead`, `end`), both checked byte for byte first. ' +
-      `Same load generator for all: ${generator || '—'}, keep-alive, loopback; ${warmSeconds} s warm-up, then ${seconds} s measured, one server after the other. ` +
+      `Same load generator for all: ${generator || '—'}, keep-alive, loopback; ${rounds} rounds of the three servers in turn, each ${warmSeconds} s warm-up then ${seconds} s measured; a row is the server's median round by requests per second (all rounds in the last column). ` +
       "Servers and generator share the machine's cores.",
     '',
     table,
@@ -198,6 +214,7 @@ export const gatewaySuite: Suite = async ({ quick, log }) => {
       connections: CONNECTIONS,
       warmSeconds,
       seconds,
+      rounds,
       targets: Object.fromEntries(targets),
       pageBytes: Object.fromEntries(pageBytes),
       rows,
