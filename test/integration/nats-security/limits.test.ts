@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BUCKET_LIMITS, openBuckets } from '@ratebus/fetcher';
+import { BUCKET_LIMITS, guardBucket, openBuckets } from '@ratebus/fetcher';
 import { BUCKETS, type BucketRole, RatebusConfigSchema } from '@ratebus/schema';
 import { NatsServer, natsServerVersion } from '@ratebus/testkit';
 import { accountsConfig, connectAs, isJsCode, JS_CODES, ROLE_ENV, rollup } from './roles.js';
@@ -78,6 +78,25 @@ describe('Limits: buckets, account and connections (services/nats/accounts.conf,
       isJsCode(JS_CODES.messageTooLarge),
     );
     assert.equal(await interest.get('BIG.VALUE'), null);
+  });
+
+  it("caps pods' consumers on a bucket they watch (nats-server >= 2.10): the next one is refused", async function () {
+    const [major, minor] = natsServerVersion();
+    if (major === 2 && minor < 10) this.skip(); // 2.9 cannot change max_consumers of an existing stream
+    const jsm = await jetstreamManager(fetcher);
+    const stream = `KV_${BUCKETS.checks}`;
+    const held = (await jsm.streams.info(stream)).state.consumer_count;
+    // the production cap is 15,000; the same setting, three above what exists, shows what reaching it does
+    await guardBucket(jsm, BUCKETS.checks, { ...BUCKET_LIMITS.checks, maxConsumers: held + 3 });
+    try {
+      const podJsm = await jetstreamManager(pod);
+      const add = (i: number) =>
+        podJsm.consumers.add(stream, { name: `flood_${i}`, filter_subject: `$KV.${BUCKETS.checks}.>` });
+      for (let i = 0; i < 3; i++) await add(i);
+      await assert.rejects(add(3), isJsCode(JS_CODES.maximumConsumers));
+    } finally {
+      await guardBucket(jsm, BUCKETS.checks, BUCKET_LIMITS.checks);
+    }
   });
 
   it('caps subscriptions per connection: the 1,001st gets nothing, the others and the connection live on', async () => {
