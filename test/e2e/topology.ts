@@ -25,14 +25,15 @@ export const CLI = MAIN('cli');
 const ACCOUNTS_CONF = join(ROOT, 'services', 'nats', 'accounts.conf');
 const DEPLOY_CONFIG = join(ROOT, 'deploy', 'ratebus.yaml');
 
-export type Role = 'fetcher' | 'pod' | 'gateway' | 'inspector';
-const ROLES: readonly Role[] = ['fetcher', 'pod', 'gateway', 'inspector'];
+export type Role = 'fetcher' | 'pod' | 'gateway' | 'lastresort' | 'inspector';
+const ROLES: readonly Role[] = ['fetcher', 'pod', 'gateway', 'lastresort', 'inspector'];
 
 /** Inbox prefixes the roles must use (services/nats/accounts.conf); pods and the gateway keep `_INBOX`. */
 export const INBOX_PREFIX: Readonly<Record<Role, string | undefined>> = {
   fetcher: '_INBOX_fetcher',
   pod: undefined,
   gateway: undefined,
+  lastresort: '_INBOX_lastresort',
   inspector: '_INBOX_inspector',
 };
 

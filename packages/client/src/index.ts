@@ -53,6 +53,7 @@ export {
   DEFAULT_RETRY_MAX_MS,
   DEFAULT_STALE_FOR_MS,
   FETCHER_INBOX_PREFIX,
+  LAST_RESORT_INBOX_PREFIX,
   type LastResortOptions,
   type RateClientOptions,
 } from './options.js';

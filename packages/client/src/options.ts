@@ -51,6 +51,8 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
 export const DEFAULT_LOCK_MS = 15_000;
 /** Inbox prefix the fetcher role must use (services/nats/accounts.conf). */
 export const FETCHER_INBOX_PREFIX = '_INBOX_fetcher';
+/** Inbox prefix the `lastresort` role must use (services/nats/accounts.conf): the last resort's default. */
+export const LAST_RESORT_INBOX_PREFIX = '_INBOX_lastresort';
 
 /** How to log in to NATS. */
 export type Credentials =
@@ -62,19 +64,19 @@ export type Credentials =
 /**
  * The last-resort fetch (off by default): when a tariff is expired (or absent after `ensure()` found no
  * fetcher) and nobody answers a refresh request, one pod, chosen by a lock in `ratebus-lease`, fetches it
- * upstream and writes the document. Writing needs the fetcher role: give `nc` or `credentials`.
+ * upstream and writes the document. Writing needs the `lastresort` role: give `nc` or `credentials`.
  */
 export interface LastResortOptions {
   /** The upstream client (never closed by the RateClient), or options of one the RateClient owns. */
   octopus: OctopusClient | OctopusClientOptions;
-  /** A connection with fetcher credentials for the lock and the writes; not closed. Conflicts with `credentials`. */
+  /** A connection with `lastresort` credentials for the lock and the writes; not closed. Conflicts with `credentials`. */
   nc?: NatsConnection;
   /**
-   * Fetcher credentials: the client opens a second connection to `servers` with them (and `inboxPrefix`).
+   * `lastresort` credentials: the client opens a second connection to `servers` with them (and `inboxPrefix`).
    * Without `nc` or `credentials`, the client's own connection writes (only works without per-role auth).
    */
   credentials?: Credentials;
-  /** Inbox prefix of the connection opened with `credentials`. Default `_INBOX_fetcher`. */
+  /** Inbox prefix of the connection opened with `credentials`. Default `_INBOX_lastresort`. */
   inboxPrefix?: string;
   /** Per pod and tariff, at most one upstream fetch this often, ms. Default 300000. */
   minIntervalMs?: number;
@@ -166,7 +168,7 @@ const LastResortSchema = z
     ),
     nc: z.custom<NatsConnection>(isConnection, 'a NatsConnection').optional(),
     credentials: CredentialsSchema.optional(),
-    inboxPrefix: z.string().min(1).default(FETCHER_INBOX_PREFIX),
+    inboxPrefix: z.string().min(1).default(LAST_RESORT_INBOX_PREFIX),
     minIntervalMs: pos.default(DEFAULT_LAST_RESORT_MIN_INTERVAL_MS),
     checkIntervalMs: z.number().int().min(50).default(DEFAULT_LAST_RESORT_CHECK_INTERVAL_MS),
     probeTimeoutMs: z.number().int().min(50).default(DEFAULT_LAST_RESORT_PROBE_TIMEOUT_MS),

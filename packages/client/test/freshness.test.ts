@@ -65,7 +65,7 @@ describe('resolveOptions', () => {
     assert.equal(resolveOptions({}).lastResort, undefined);
     const lr = resolveOptions({ lastResort: { octopus: {} } }).lastResort;
     assert.equal(lr?.minIntervalMs, 5 * 60_000);
-    assert.equal(lr?.inboxPrefix, '_INBOX_fetcher');
+    assert.equal(lr?.inboxPrefix, '_INBOX_lastresort');
     assert.equal(lr?.windowDays, 7);
   });
   it('rejects conflicting last-resort connections', () => {

@@ -17,7 +17,7 @@ export interface NatsChoice {
 }
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
-const ROLES = ['fetcher', 'gateway', 'pod', 'inspector'] as const;
+const ROLES = ['fetcher', 'gateway', 'pod', 'lastresort', 'inspector'] as const;
 
 /**
  * Where the demo's NATS comes from: `NATS_URL` if set; else a JetStream server already on 127.0.0.1:4222;
@@ -54,6 +54,7 @@ export async function chooseNats(env: NodeJS.ProcessEnv): Promise<NatsChoice> {
       RATEBUS_FETCHER_PASSWORD: passwords.fetcher,
       RATEBUS_GATEWAY_PASSWORD: passwords.gateway,
       RATEBUS_POD_PASSWORD: passwords.pod,
+      RATEBUS_LASTRESORT_PASSWORD: passwords.lastresort,
       RATEBUS_INSPECTOR_PASSWORD: passwords.inspector,
     },
   });

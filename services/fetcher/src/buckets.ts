@@ -1,8 +1,16 @@
-import { type JetStreamManager, jetstream } from '@nats-io/jetstream';
+import {
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type StreamConfig,
+  type StreamUpdateConfig,
+} from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm, type KvOptions } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, type BucketRole, type RatebusConfig } from '@ratebus/schema';
 import type { Logger } from 'pino';
+import { BUCKET_LIMITS, type BucketLimits } from './bucket-limits.js';
 import { BucketMismatchError } from './errors.js';
 import { DEFAULT_LEASE_REQUEST_TIMEOUT_MS } from './lease/elector.js';
 import { verifyLeaseBucket } from './lease/verify.js';
@@ -21,18 +29,87 @@ export interface OpenBucketsOptions {
   logger?: Logger;
 }
 
+/** What a bucket needs: its TTL (0 = none) and its storage limits (bucket-limits.ts). */
+export interface BucketSpec extends BucketLimits {
+  readonly ttlMs: number;
+}
+
 /**
- * The settings each bucket needs: history 1, TTL per role (0 = none). The lease bucket has none: its keys
- * lapse when watched unchanged for a lease duration (lease/verify.ts says why).
+ * The settings each bucket needs: history 1, TTL per role (0 = none), limits. The lease bucket has no TTL: its
+ * keys lapse when watched unchanged for a lease duration (lease/verify.ts says why).
  */
-export function bucketSpecs(config: RatebusConfig): Record<BucketRole, { ttlMs: number }> {
+export function bucketSpecs(config: RatebusConfig): Record<BucketRole, BucketSpec> {
   return {
-    rates: { ttlMs: 0 },
-    checks: { ttlMs: 0 },
-    interest: { ttlMs: config.interest.ttlMs },
-    lease: { ttlMs: 0 },
-    urls: { ttlMs: config.urlCacheTtlMs },
+    rates: { ttlMs: 0, ...BUCKET_LIMITS.rates },
+    checks: { ttlMs: 0, ...BUCKET_LIMITS.checks },
+    interest: { ttlMs: config.interest.ttlMs, ...BUCKET_LIMITS.interest },
+    lease: { ttlMs: 0, ...BUCKET_LIMITS.lease },
+    urls: { ttlMs: config.urlCacheTtlMs, ...BUCKET_LIMITS.urls },
   };
+}
+
+/**
+ * The stream settings that bound what any writer can do to a bucket, whoever created it:
+ * - no rollup headers: one `Nats-Rollup: all` published to `$KV.ratebus-interest.x` (pods may write there)
+ *   would otherwise erase every key of the bucket, and `Nats-Rollup: sub` (a KV purge) every revision of a key.
+ *   ratebus never purges a key (a release or a cleanup is a delete marker), so nothing of ours needs them;
+ * - the limits of bucket-limits.ts.
+ * Purging a stream and deleting single messages through the JetStream API are refused by the permissions (no
+ * role has them). `deny_purge`/`deny_delete` are not set: a nats-server 2.9.10 node that restarts replays the
+ * bucket's creation onto the stored config, fails "can not cancel deny message deletes" and crashes.
+ * `Kvm.create()` turns rollup on for a new bucket and leaves an existing one as it is, so these are applied
+ * with a stream update afterwards.
+ */
+export function guardedStreamConfig(spec: BucketLimits): Partial<StreamConfig> {
+  return {
+    allow_rollup_hdrs: false,
+    max_msgs: spec.maxKeys,
+    max_bytes: spec.maxBytes,
+    max_msg_size: spec.maxValueBytes,
+    max_consumers: spec.maxConsumers,
+  };
+}
+
+/** nats-server's JSStreamInvalidConfigF: what 2.9 answers to a `max_consumers` change (nats.js names no such code). */
+const STREAM_INVALID_CONFIG = 10052;
+
+/** The fields of `want` that `have` does not match. */
+function differing(have: StreamConfig, want: Partial<StreamConfig>): (keyof StreamConfig)[] {
+  return (Object.keys(want) as (keyof StreamConfig)[]).filter((k) => (have[k] ?? false) !== want[k]);
+}
+
+/**
+ * Brings a bucket's stream to {@link guardedStreamConfig} (new buckets and ones made by earlier versions
+ * alike). nats-server 2.9 cannot change `max_consumers` of an existing stream: then everything else is
+ * applied and a warning says so. Throws when the server refuses the rest.
+ */
+export async function guardBucket(
+  jsm: JetStreamManager,
+  bucket: string,
+  spec: BucketLimits,
+  logger?: Logger,
+): Promise<void> {
+  const stream = `KV_${bucket}`;
+  const have = (await jsm.streams.info(stream)).config;
+  const want = guardedStreamConfig(spec);
+  const fields = differing(have, want);
+  if (fields.length === 0) return;
+  // `streams.update` merges the given fields into the stream's current config; its type leaves out
+  // `max_consumers`, which nats-server >= 2.10 does change.
+  const update = (cfg: Partial<StreamConfig>) =>
+    jsm.streams.update(stream, cfg as Partial<StreamUpdateConfig>);
+  try {
+    await update(want);
+  } catch (e) {
+    const consumersFixed = have.max_consumers === want.max_consumers;
+    if (consumersFixed || !(e instanceof JetStreamApiError) || e.code !== STREAM_INVALID_CONFIG) throw e;
+    await update({ ...want, max_consumers: have.max_consumers });
+    logger?.warn(
+      { bucket, maxConsumers: have.max_consumers, expected: want.max_consumers },
+      'this nats-server cannot change max_consumers of an existing bucket; recreate it to apply the cap',
+    );
+  }
+  logger?.info({ bucket, fields }, 'bucket limits applied');
 }
 
 /**
@@ -54,15 +131,24 @@ export async function openBuckets(
   const leaseKvm = new Kvm(
     jetstream(nc, { timeout: opts.leaseTimeoutMs ?? DEFAULT_LEASE_REQUEST_TIMEOUT_MS }),
   );
+  const jsm = await jetstreamManager(nc);
   const open = async (role: BucketRole): Promise<KV> => {
     const name = BUCKETS[role];
-    const ttl = specs[role].ttlMs;
-    const o: Partial<KvOptions> = { history: 1, replicas };
+    const spec = specs[role];
+    const ttl = spec.ttlMs;
+    // max_bytes at creation: an account with `max_bytes_required` refuses a stream without it.
+    const o: Partial<KvOptions> = {
+      history: 1,
+      replicas,
+      max_bytes: spec.maxBytes,
+      maxValueSize: spec.maxValueBytes,
+    };
     if (ttl > 0) o.ttl = ttl;
     // Direct gets (the 2.9 default) may be served by a lagging replica. The elector's decisions stay safe
     // with stale reads (only our own writes carry our nonce), and leader-only MSG.GET was measured to time
     // out for many seconds after a stream-leader failover on 2.9.10, so the default is kept.
     const kv = await (role === 'lease' ? leaseKvm : kvm).create(name, o);
+    await guardBucket(jsm, name, spec, opts.logger);
     if (role === 'lease') {
       await verifyLeaseBucket(kv, config.lease.durationMs, opts.logger);
       await verifyBucket(kv, { history: 1, replicas }, opts.logger);

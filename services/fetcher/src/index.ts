@@ -2,9 +2,13 @@
  * @ratebus/fetcher — the elected fetcher: a lease election on NATS KV, the leader's work (schedule, fetch,
  * publish, refresh, URL cache), bucket setup, config, metrics and HTTP probes. The process is `main.ts`.
  */
+export { BUCKET_LIMITS, type BucketLimits, MAX_POD_WATCHES, MAX_TARIFFS } from './bucket-limits.js';
 export {
+  type BucketSpec,
   bucketSpecs,
   type FetcherBuckets,
+  guardBucket,
+  guardedStreamConfig,
   type OpenBucketsOptions,
   openBuckets,
   readThroughLeader,

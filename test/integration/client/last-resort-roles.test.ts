@@ -64,12 +64,12 @@ describe('RateClient last resort with per-role credentials (services/nats/accoun
     assert.equal(c.get(ref.product, ref.tariff)?.document.term, oldTerm, 'nothing written');
   });
 
-  it('a pod given fetcher credentials writes through a second, fetcher-role connection', async () => {
+  it('a pod given lastresort credentials writes through a second, lastresort-role connection', async () => {
     const outcomes: LastResortOutcome[] = [];
     const c = await pod('writer-pod', outcomes, {
       lastResort: {
         octopus: octopus(),
-        credentials: { user: 'fetcher', pass: PASSWORDS.fetcher },
+        credentials: { user: 'lastresort', pass: PASSWORDS.lastresort },
         checkIntervalMs: 100,
         probeTimeoutMs: 300,
       },
@@ -80,7 +80,7 @@ describe('RateClient last resort with per-role credentials (services/nats/accoun
         const x = c.get(ref.product, ref.tariff);
         return x && x.document.term > oldTerm && x.freshness === 'fresh' && outcomes.length > 0 ? x : null;
       },
-      { name: 'published through the fetcher role' },
+      { name: 'published through the lastresort role' },
     );
     assert.deepEqual(outcomes, ['published']);
     // The plain pod, which cannot write, sees the document through its watch.

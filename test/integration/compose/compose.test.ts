@@ -23,14 +23,15 @@ const ENV_EXAMPLE = join(ROOT, '.env.example');
 const DOCKERFILE = join(ROOT, 'Dockerfile');
 const INSTALL_HINT = 'apt-get install -y docker-compose';
 
-type Role = 'fetcher' | 'pod' | 'gateway' | 'inspector';
-const ROLES: readonly Role[] = ['fetcher', 'pod', 'gateway', 'inspector'];
+type Role = 'fetcher' | 'pod' | 'gateway' | 'lastresort' | 'inspector';
+const ROLES: readonly Role[] = ['fetcher', 'pod', 'gateway', 'lastresort', 'inspector'];
 const passwordVar = (r: Role) => `RATEBUS_${r.toUpperCase()}_PASSWORD`;
 /** Distinct per role, and acceptable to run.sh, so a leak is visible in the rendered file. */
 const PASSWORD: Record<Role, string> = {
   fetcher: 'composeFetcherPw_01',
   pod: 'composePodPw_000001',
   gateway: 'composeGatewayPw_01',
+  lastresort: 'composeLastResort01',
   inspector: 'composeInspectorPw1',
 };
 const PASSWORD_ENV = Object.fromEntries(ROLES.map((r) => [passwordVar(r), PASSWORD[r]]));
@@ -212,7 +213,7 @@ describe('docker compose deployment (static: docker-compose config)', () => {
       const data = mountAt(s, '/data');
       assert.ok(prod.volumes && data.source in prod.volumes, `${name}: /data must be a named volume`);
       dataVolumes.add(data.source);
-      assert.deepEqual(env(s), PASSWORD_ENV, `${name}: exactly the four role passwords`);
+      assert.deepEqual(env(s), PASSWORD_ENV, `${name}: exactly the five role passwords`);
     }
     assert.equal(dataVolumes.size, 3, 'one JetStream volume per node');
   });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BUCKETS } from '@ratebus/schema';
+import { openBuckets } from '@ratebus/fetcher';
+import { BUCKETS, RatebusConfigSchema } from '@ratebus/schema';
 import { NatsCluster } from '@ratebus/testkit';
 import { accountsConfig, connectAs, ROLE_ENV } from './roles.js';
 
@@ -27,12 +28,11 @@ describe('NATS security: a 3-node cluster with the ratebus accounts', function (
     await cluster?.stop();
   });
 
-  it('accepts R3 buckets created by the fetcher user, and a pod reads them', async () => {
+  it("accepts the fetcher's R3 buckets with their limits within the account's storage, and a pod reads them", async () => {
+    // The buckets reserve max_bytes × replicas against the account's max_file (services/nats/README.md "Limits").
+    const buckets = await openBuckets(fetcher, RatebusConfigSchema.parse({}), { replicas: REPLICAS });
+    for (const kv of Object.values(buckets)) assert.equal((await kv.status()).replicas, REPLICAS);
     const kvm = new Kvm(jetstream(fetcher, { timeout: 5_000 }));
-    for (const bucket of Object.values(BUCKETS)) {
-      const kv = await kvm.create(bucket, { history: 1, replicas: REPLICAS });
-      assert.equal((await kv.status()).replicas, REPLICAS, bucket);
-    }
     const rates = await kvm.open(BUCKETS.rates);
     await rates.put('AGILE-24-10-01.E-1R-AGILE-24-10-01-C', 'doc');
 

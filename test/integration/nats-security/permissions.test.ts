@@ -433,6 +433,82 @@ describe('NATS security: services/nats/accounts.conf on a real server', () => {
     });
   });
 
+  describe('lastresort', () => {
+    let lr: NatsConnection;
+    let kvm: Kvm;
+    const LOCK_KEY = `lastresort.${KEY}`;
+    beforeEach(async () => {
+      lr = await connectAs('lastresort', ns.url);
+      kvm = new Kvm(jetstream(lr, { timeout: 2_000 }));
+    });
+    afterEach(async () => {
+      await lr?.close();
+    });
+
+    it('takes, renews and releases a lock, reads the lease, writes a document and its check, publishes it', async () => {
+      const lease = await kvm.open(BUCKETS.lease);
+      assert.equal((await lease.status()).bucket, BUCKETS.lease);
+      await kv(BUCKETS.lease).put(LEASE_KEY, 'fetcher-lease');
+      assert.equal((await lease.get(LEASE_KEY))?.string(), 'fetcher-lease');
+      const rev = await lease.create(LOCK_KEY, 'lock');
+      const renewed = await lease.update(LOCK_KEY, 'lock', rev);
+      await lease.delete(LOCK_KEY, { previousSeq: renewed });
+      await lease.create(LOCK_KEY, 'lock-again'); // create after a delete re-reads the key
+      await lease.delete(LOCK_KEY);
+
+      const rates = await kvm.open(BUCKETS.rates);
+      const checks = await kvm.open(BUCKETS.checks);
+      const stored = await rates.get(NEW_KEY);
+      const docRev = stored
+        ? await rates.update(NEW_KEY, 'lr-doc', stored.revision)
+        : await rates.create(NEW_KEY, 'lr-doc');
+      await checks.put(NEW_KEY, 'lr-checked');
+      assert.equal((await kv(BUCKETS.rates).get(NEW_KEY))?.revision, docRev);
+      const pod = await connectAs('pod', ns.url);
+      try {
+        const sub = pod.subscribe(ratesSubject(PRODUCT, 'E-1R-AGILE-24-10-01-A'), { max: 1 });
+        await pod.flush();
+        lr.publish(ratesSubject(PRODUCT, 'E-1R-AGILE-24-10-01-A'), 'lr-doc');
+        for await (const m of sub) assert.equal(m.string(), 'lr-doc');
+      } finally {
+        await pod.close();
+      }
+    });
+
+    it("cannot take the fetchers' lease, write interest or the URL cache, or touch streams", async () => {
+      const lease = await kvm.open(BUCKETS.lease);
+      await assert.rejects(lease.put(LEASE_KEY, 'forged'), isViolation(`$KV.${BUCKETS.lease}.${LEASE_KEY}`));
+      await assert.rejects(lease.delete(LEASE_KEY), isViolation(`$KV.${BUCKETS.lease}.${LEASE_KEY}`));
+      const interest = await kvm.open(BUCKETS.interest);
+      await assert.rejects(interest.put('X.Y', 'forged'), isViolation(`$KV.${BUCKETS.interest}.X.Y`));
+      const urls = await kvm.open(BUCKETS.urls);
+      await assert.rejects(urls.put(URL_KEY, 'forged'), isViolation(`$KV.${BUCKETS.urls}.${URL_KEY}`));
+      await assert.rejects(urls.get(URL_KEY), isViolation(`$JS.API.STREAM.MSG.GET.KV_${BUCKETS.urls}`));
+      const jsm = await jetstreamManager(lr, { checkAPI: false });
+      await assert.rejects(
+        jsm.streams.purge(`KV_${BUCKETS.rates}`),
+        isViolation(`$JS.API.STREAM.PURGE.KV_${BUCKETS.rates}`),
+      );
+      await assert.rejects(
+        jsm.streams.update(`KV_${BUCKETS.rates}`, { max_age: 1 }),
+        isViolation(`$JS.API.STREAM.UPDATE.KV_${BUCKETS.rates}`),
+      );
+      assert.equal((await kv(BUCKETS.lease).get(LEASE_KEY))?.operation, 'PUT');
+    });
+
+    it('cannot answer requests nor see other roles’ replies', async () => {
+      for (const [subject, queue] of [
+        [SUBJECTS.allRefresh, 'ratebus-fetchers'],
+        [SUBJECTS.urlGet, 'ratebus-fetchers'],
+        ['_INBOX.>', undefined],
+        ['_INBOX_fetcher.>', undefined],
+      ] as const) {
+        const sub = lr.subscribe(subject, queue ? { queue } : {});
+        assert.ok((await sub.closed) instanceof PermissionViolationError, `subscribe ${subject} refused`);
+      }
+    });
+  });
+
   describe('inspector', () => {
     let insp: NatsConnection;
     beforeEach(async () => {

@@ -2,20 +2,22 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
+import { JetStreamApiError, jetstream } from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
 import { natsServerVersion } from '@ratebus/testkit';
 
 /** `services/nats/` in this checkout (this file runs from `test/dist/integration/nats-security/`). */
 export const NATS_DIR = fileURLToPath(new URL('../../../../services/nats/', import.meta.url));
 export const ACCOUNTS_CONF = `${NATS_DIR}accounts.conf`;
 
-export type Role = 'fetcher' | 'pod' | 'gateway' | 'inspector';
+export type Role = 'fetcher' | 'pod' | 'gateway' | 'lastresort' | 'inspector';
 
 /** Test passwords: safe for nats-server's env substitution (a letter first, then [A-Za-z0-9_-], >= 16). */
 export const PASSWORDS: Record<Role, string> = {
   fetcher: 'fetcherSecret_0001',
   pod: 'podSecret_00000001',
   gateway: 'gatewaySecret_0001',
+  lastresort: 'lastresortSecret_1',
   inspector: 'inspectorSecret_01',
 };
 
@@ -24,12 +26,14 @@ export const ROLE_ENV: Record<string, string> = {
   RATEBUS_FETCHER_PASSWORD: PASSWORDS.fetcher,
   RATEBUS_POD_PASSWORD: PASSWORDS.pod,
   RATEBUS_GATEWAY_PASSWORD: PASSWORDS.gateway,
+  RATEBUS_LASTRESORT_PASSWORD: PASSWORDS.lastresort,
   RATEBUS_INSPECTOR_PASSWORD: PASSWORDS.inspector,
 };
 
 /** Inbox prefixes the roles must use (see accounts.conf); pods and the gateway keep the default `_INBOX`. */
 export const INBOX_PREFIX: Partial<Record<Role, string>> = {
   fetcher: '_INBOX_fetcher',
+  lastresort: '_INBOX_lastresort',
   inspector: '_INBOX_inspector',
 };
 
@@ -86,6 +90,38 @@ export function isViolation(subject: string | RegExp, operation: 'publish' | 'su
     }
     throw new Error(`expected a ${operation} permission violation for ${String(subject)}`, { cause: e });
   };
+}
+
+/** nats-server's JetStream API error codes that limits answer with (nats-server's server/errors.json). */
+export const JS_CODES = {
+  /** JSStreamRollupFailedF: "rollup not permitted" (the bucket's allow_rollup_hdrs is false). */
+  rollupNotPermitted: 10111,
+  /** JSStreamMessageExceedsMaximumErr: a value larger than the bucket's max_msg_size. */
+  messageTooLarge: 10054,
+  /** JSMemoryResourcesExceededErr: "insufficient memory resources" (the account's max_mem is 0). */
+  memoryResources: 10028,
+  /** JSMaximumConsumersLimitErr: the stream's or the account's max_consumers is reached. */
+  maximumConsumers: 10026,
+} as const;
+
+/** For `assert.rejects`: the JetStream API refused with `code`; anything else fails the test. */
+export function isJsCode(code: number) {
+  return (e: unknown): boolean => {
+    for (let cur: unknown = e; cur instanceof Error; cur = cur.cause) {
+      if (cur instanceof JetStreamApiError && cur.code === code) return true;
+    }
+    throw new Error(`expected JetStream API error ${code}`, { cause: e });
+  };
+}
+
+/**
+ * A JetStream publish with `Nats-Rollup` (`all`: erase every other subject of the stream; `sub`: every earlier
+ * revision of this subject, which is what a KV purge sends). The buckets must refuse both.
+ */
+export function rollup(nc: NatsConnection, subject: string, kind: 'all' | 'sub' = 'all') {
+  const h = headers();
+  h.set('Nats-Rollup', kind);
+  return jetstream(nc).publish(subject, 'wipe', { headers: h });
 }
 
 /** JetStream settings in `node-N.conf` that nats-server 2.9 does not know (it rejects unknown fields). */

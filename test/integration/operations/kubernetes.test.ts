@@ -308,7 +308,9 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.equal(values.config.jetstream.fileStore.enabled, true);
     const conf = accountsConf(readFileSync(join(ROOT, 'services', 'nats', 'accounts.conf'), 'utf8'));
     const account = values.config.merge.accounts.RATEBUS;
-    assert.equal(account.jetstream, 'enabled');
+    assert.deepEqual(account.jetstream, conf.jetstream, 'the account JetStream limits of accounts.conf');
+    assert.deepEqual(account.limits, conf.limits, 'the account limits of accounts.conf');
+    for (const [k, v] of Object.entries(conf.server)) assert.equal(values.config.merge[k], v, k);
     assert.deepEqual(
       account.users.map((u) => u.user),
       conf.users.map((u) => u.user),
@@ -346,9 +348,13 @@ interface NatsValues {
     jetstream: { enabled: boolean; fileStore: { enabled: boolean } };
     merge: {
       accounts: {
-        RATEBUS: { jetstream: string; users: { user: string; password: string; permissions: Permissions }[] };
+        RATEBUS: {
+          jetstream: Record<string, number>;
+          limits: Record<string, number>;
+          users: { user: string; password: string; permissions: Permissions }[];
+        };
       };
-    };
+    } & Record<string, unknown>;
   };
   container: { env: Record<string, unknown> };
 }
@@ -363,10 +369,16 @@ function normalise(p: Permissions): Permissions {
   return out;
 }
 
-/** The parts of accounts.conf the Helm values must repeat: users, their password variables, permission blocks. */
+/**
+ * The parts of accounts.conf the Helm values must repeat: users, their password variables, permission blocks,
+ * the account's `jetstream {}` and `limits {}` numbers and the server-wide per-connection limits.
+ */
 function accountsConf(text: string): {
   users: { user: string; password: string; permissions: string }[];
   permissions: Record<string, Permissions>;
+  jetstream: Record<string, number>;
+  limits: Record<string, number>;
+  server: Record<string, number>;
 } {
   const src = text.replace(/#[^\n]*/g, '');
   const block = (from: number): string => {
@@ -399,7 +411,17 @@ function accountsConf(text: string): {
   const users = [
     ...src.matchAll(/\{\s*user:\s*(\w+),\s*password:\s*(\$\w+),\s*permissions:\s*\$(\w+)\s*\}/g),
   ].map((u) => ({ user: u[1] as string, password: u[2] as string, permissions: u[3] as string }));
-  assert.equal(Object.keys(permissions).length, 3, 'three permission blocks in accounts.conf');
-  assert.equal(users.length, 4, 'four users in accounts.conf');
-  return { users, permissions };
+  assert.equal(Object.keys(permissions).length, 4, 'four permission blocks in accounts.conf');
+  assert.equal(users.length, 5, 'five users in accounts.conf');
+  const numbers = (b: string): Record<string, number> =>
+    Object.fromEntries([...b.matchAll(/(\w+)\s*:\s*(\d+)/g)].map((m) => [m[1] as string, Number(m[2])]));
+  const account = src.indexOf('RATEBUS', src.indexOf('accounts {'));
+  return {
+    users,
+    permissions,
+    jetstream: numbers(block(src.indexOf('jetstream', account))),
+    limits: numbers(block(src.indexOf('limits', account))),
+    // server-wide options sit at the start of a line, outside every block
+    server: numbers([...src.matchAll(/^max_\w+\s*:\s*\d+$/gm)].join('\n')),
+  };
 }
