@@ -69,6 +69,11 @@ export interface ClientStats {
    */
   readonly shortListings: number;
   /**
+   * Held documents a bucket listing lacked (the bucket was purged or recreated): kept and served, their
+   * freshness aging from their last confirmation; the persisted copy stays too.
+   */
+  readonly unlisted: number;
+  /**
    * Resync checks that found a bucket's last sequence below what was applied, and keys whose held revision
    * the stream leader did not have (it had the key lower), so its entry was taken (`rebased` updates): the
    * server lost acknowledged writes, or its replicas numbered writes differently. 0 on a healthy server.
@@ -329,6 +334,7 @@ export class RateClient implements AsyncDisposable {
       resyncs: { ...this.resyncs },
       resyncChecks: (this.sync.rates?.checks ?? 0) + (this.sync.checks?.checks ?? 0),
       shortListings: (this.sync.rates?.shortListings ?? 0) + (this.sync.checks?.shortListings ?? 0),
+      unlisted: c.unlisted,
       sequenceRollbacks: (this.sync.rates?.rollbacks ?? 0) + (this.sync.checks?.rollbacks ?? 0),
       rebased: c.rebased,
       reconnects: this.sync.reconnects,
