@@ -4,19 +4,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
 import { rateKey } from '@ratebus/schema';
 import { check, NatsCluster, NatsServer, TcpProxy } from '@ratebus/testkit';
-import { createBuckets, makeDoc, putDoc, tariffN } from './bus.js';
+import { createBuckets, FAST_LINK, makeDoc, putDoc, tariffN } from './bus.js';
 
-const FAST = {
-  resyncIntervalMs: 1_000,
-  resyncGraceMs: 100,
-  retryInitialMs: 50,
-  retryMaxMs: 500,
-  pingIntervalMs: 300,
-  maxPingOut: 2,
-  reconnectTimeWaitMs: 100,
-  connectTimeoutMs: 500,
-  jsTimeoutMs: 2_000,
-};
+const FAST = { ...FAST_LINK, resyncIntervalMs: 1_000, resyncGraceMs: 100 };
 
 describe('RateClient resilience', function () {
   this.timeout(60_000);
