@@ -241,6 +241,7 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
       `Steady state: a fresh fleet with every timer (resync, relist, interest renewal) divided by ${SCALE}, observed for ${steadyMs / 1000} s, i.e. ${fmt((steadyMs * SCALE) / 60_000, 0)} min of default timers; ` +
       'per hour = count ÷ that. Requests are counted by a subscriber on `$JS.API.>` (every request, direct gets included) and by `/jsz` `api.total` (what the JetStream API layer handled). ' +
       "Update: the fetcher's write of one new document (KV, core publish, check) of the tariff every pod follows, and of one no pod follows; bytes to each pod until it applied it, plus 1 s. " +
+      'Cold start: connect → `ready()` → the 3 `ensure()`s resolved; the pods of a child start one after the other, the 4 children at once. ' +
       'Memory: heap per pod after a full GC (child heap after all pods are ready, minus before, ÷ pods). ' +
       `Per-pod figures do not depend on the fleet size (no pod shares anything with another); at 1,000 pods multiply by 1,000 (see docs/scale.md).`,
     '',
