@@ -201,7 +201,7 @@ export class TariffFollower {
   private async pull(bucket: BucketName, key: string): Promise<BucketEntry | null> {
     this.gets++;
     const e = await this.kv[bucket].get(key);
-    if (!e) return null;
+    if (!e || this.stopped) return null; // after close(), nothing is applied (the disk copy is flushed)
     const held = bucket === 'rates' ? this.copy.document(key) : this.copy.check(key);
     if (held && held.epoch === this.epochs[bucket] && e.revision < held.revision)
       await this.readEpoch(bucket);
