@@ -5,6 +5,7 @@ import type { Suite, SuiteResult } from './suite.js';
 import { durabilitySuite } from './suites/durability.js';
 import { failoverSuite } from './suites/failover.js';
 import { failoverContainersSuite } from './suites/failover-containers.js';
+import { fleetcostSuite } from './suites/fleetcost.js';
 import { gatewaySuite } from './suites/gateway.js';
 import { loadSuite } from './suites/load.js';
 import { podcostSuite } from './suites/podcost.js';
@@ -19,6 +20,7 @@ const SUITES: Record<string, Suite> = {
   failover: failoverSuite,
   'failover-containers': failoverContainersSuite,
   podcost: podcostSuite,
+  fleetcost: fleetcostSuite,
   gateway: gatewaySuite,
   predbat: predbatSuite,
   publication: publicationSuite,

@@ -25,6 +25,14 @@ export const POD_TIMINGS = {
 } as const;
 
 /**
+ * Pods 1 and 3 follow only their tariffs (`sync: 'tariffs'`: pushes on core subjects, gets to catch up, no
+ * consumer); pods 2 and 4 mirror the whole bucket. Their full catch-up runs every 10 s (± 25 %), so a push
+ * lost without a reconnect (a route down during a node kill) is read again within the convergence bound.
+ */
+export const TARIFF_SYNC_PODS: ReadonlySet<number> = new Set([1, 3]);
+export const TARIFF_POD_TIMINGS = { sync: 'tariffs', relistIntervalMs: 10_000 } as const;
+
+/**
  * Allowed gap between a fetcher sending a request and the in-process simulator stamping its arrival, and
  * between a SIGSTOP/SIGKILL and the last request that was already on the wire. Must stay well below the lease
  * margin durationMs − renewDeadlineMs (2 s), which is what really separates two terms' requests.

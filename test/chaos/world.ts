@@ -11,7 +11,15 @@ import { check, NatsCluster, TcpProxy } from '@ratebus/testkit';
 import { stringify } from 'yaml';
 import { FetcherFleet } from './fetchers.js';
 import type { MonotonicTracker, PodHolding, StoredDoc } from './invariants.js';
-import { LEASE, POD_TIMINGS, SIM_SPEED, SIM_START, UPSTREAM_TIMEOUT_MS } from './settings.js';
+import {
+  LEASE,
+  POD_TIMINGS,
+  SIM_SPEED,
+  SIM_START,
+  TARIFF_POD_TIMINGS,
+  TARIFF_SYNC_PODS,
+  UPSTREAM_TIMEOUT_MS,
+} from './settings.js';
 
 export interface TariffRefLite {
   product: string;
@@ -160,6 +168,7 @@ export class ChaosWorld {
         ...(nc ? { nc } : { servers: proxy ? [proxy.url] : this.cluster.urls }),
         name,
         ...POD_TIMINGS,
+        ...(TARIFF_SYNC_PODS.has(i) ? TARIFF_POD_TIMINGS : {}),
       });
       client.on('update', (u) => {
         const doc = u.view?.document;

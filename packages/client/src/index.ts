@@ -52,10 +52,12 @@ export {
   DEFAULT_RETRY_INITIAL_MS,
   DEFAULT_RETRY_MAX_MS,
   DEFAULT_STALE_FOR_MS,
+  DEFAULT_TARIFFS_RESYNC_INTERVAL_MS,
   FETCHER_INBOX_PREFIX,
   LAST_RESORT_INBOX_PREFIX,
   type LastResortOptions,
   type RateClientOptions,
+  type SyncMode,
 } from './options.js';
 export {
   type ClientStats,

@@ -18,6 +18,8 @@ export interface CopyCounters {
   restored: number;
   /** Held revisions the stream leader did not have (at a lower revision there): the stored entry was taken. */
   rebased: number;
+  /** Held documents a bucket listing lacked (purged or recreated bucket): kept, served by their true age. */
+  unlisted: number;
   rejected: Record<RejectReason, number>;
 }
 
@@ -46,23 +48,24 @@ export class CopyKeeper {
     removed: 0,
     restored: 0,
     rebased: 0,
+    unlisted: 0,
     rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
   };
 
+  /**
+   * A listing that lacks a held key removes nothing: a purged or recreated bucket (or a replica behind the
+   * leader) lists nothing, yet the held document is still the last one the fetcher published. It stays
+   * served, labelled by its true age, and its persisted copy stays; only a DEL/PURGE entry removes it.
+   */
   readonly ratesSink: InformerSink = {
     onEntry: (e, epoch) => this.onRates(e, epoch),
-    onListed: (listed) => {
-      for (const key of [...this.copy.keys()]) if (!listed.has(key)) this.removed(key, 0);
-    },
+    onListed: (listed) => this.countUnlisted(listed, this.copy.keys()),
   };
 
+  /** As for rates: a confirmation that was made stays true when its record is no longer listed. */
   readonly checksSink: InformerSink = {
     onEntry: (e, epoch) => this.onChecks(e, epoch),
-    onListed: (listed) => {
-      for (const key of [...this.copy.checkKeys()]) {
-        if (!listed.has(key) && this.copy.dropCheck(key)) this.confirmationChanged(key, 0);
-      }
-    },
+    onListed: () => {},
   };
 
   /** Set once connected: confirms a suspected loss of writes before the copy takes a lower revision. */
@@ -213,8 +216,14 @@ export class CopyKeeper {
     this.changed('confirmation', key, revision, rebased);
   }
 
-  private removed(key: string, revision: number): void {
-    if (this.copy.dropDocument(key)) this.afterRemove(key, revision);
+  /** Counts held documents a listing lacked (kept, see ratesSink). */
+  private countUnlisted(listed: ReadonlySet<string>, held: Iterable<string>): void {
+    let n = 0;
+    for (const key of held) if (!listed.has(key)) n++;
+    if (n > 0) {
+      this.counters.unlisted += n;
+      this.logger.info({ documents: n }, 'held documents not in the bucket listing; kept, aging');
+    }
   }
 
   private afterRemove(key: string, revision: number): void {

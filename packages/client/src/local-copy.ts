@@ -230,13 +230,4 @@ export class LocalCopy {
     this.checks.delete(key);
     return true;
   }
-
-  /** Forgets a document unconditionally (a relist no longer lists it). */
-  dropDocument(key: string): boolean {
-    return this.docs.delete(key);
-  }
-
-  dropCheck(key: string): boolean {
-    return this.checks.delete(key);
-  }
 }

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { OctopusClient, OctopusClientOptions } from '@ratebus/octopus';
-import { DEFAULT_WINDOW_DAYS, type PaymentMethod } from '@ratebus/schema';
+import { DEFAULT_WINDOW_DAYS, type PaymentMethod, type TariffRef, tariffRef } from '@ratebus/schema';
 import { z } from 'zod';
 import { InvalidOptionsError } from './errors.js';
 import type { ClientHooks } from './hooks.js';
@@ -12,6 +12,8 @@ export const DEFAULT_FRESH_FOR_MS = 30 * 60_000;
 export const DEFAULT_STALE_FOR_MS = 35 * 60_000;
 /** How often the bucket's last sequence is compared with the last applied revision: 15 s. */
 export const DEFAULT_RESYNC_INTERVAL_MS = 15_000;
+/** With `sync: 'tariffs'`: how often each followed tariff's confirmation is read (jittered ±25 %): 60 s. */
+export const DEFAULT_TARIFFS_RESYNC_INTERVAL_MS = 60_000;
 /** How long a resync check waits for an in-flight delivery before restarting the watch: 1 s. */
 export const DEFAULT_RESYNC_GRACE_MS = 1_000;
 /** How often the whole bucket is listed again (catches purges and expiry that give no event): 5 min. */
@@ -97,7 +99,19 @@ export interface LastResortOptions {
   windowDays?: number;
 }
 
+/**
+ * What the client keeps in step: `bucket` mirrors every tariff of `ratebus-rates` (two whole-bucket watches:
+ * for the gateway and tools that serve any tariff); `tariffs` follows only `tariffs`, the tariffs passed to
+ * `ensure()` and those restored from `cacheDir`, with no JetStream consumer (live pushes on core subjects,
+ * gets per tariff to catch up): what a pod with a few tariffs should use.
+ */
+export type SyncMode = 'bucket' | 'tariffs';
+
 export interface RateClientOptions {
+  /** What is kept in step: `bucket` (every tariff, default) or `tariffs` (only this pod's). */
+  sync?: SyncMode;
+  /** Tariffs followed from the start (`sync: 'tariffs'`); `ensure()` adds more. Codes are validated. */
+  tariffs?: readonly { readonly product: string; readonly tariff: string }[];
   /** NATS URL(s). Default `nats://127.0.0.1:4222`. Conflicts with `nc`. */
   servers?: string | string[];
   /** Credentials for `servers`. Conflicts with `nc`. */
@@ -112,11 +126,14 @@ export interface RateClientOptions {
   freshForMs?: number;
   /** Stale below this confirmation age, expired beyond, ms. Default 35 min. */
   staleForMs?: number;
-  /** Resync check period (bucket last sequence vs last applied revision), ms. Default 15000. */
+  /**
+   * Resync check period (bucket last sequence vs last applied revision), ms. Default 15000. With
+   * `sync: 'tariffs'`: the confirmation poll period (jittered ±25 %), default 60000.
+   */
   resyncIntervalMs?: number;
   /** Grace for in-flight deliveries before a resync check restarts the watch, ms. Default 1000. */
   resyncGraceMs?: number;
-  /** Full relist period, ms. Default 300000. */
+  /** Full relist period, ms. Default 300000. With `sync: 'tariffs'`: the full catch-up period, jittered ±25 %. */
   relistIntervalMs?: number;
   /** First retry delay for connect, bind and watch, ms. Default 500. */
   retryInitialMs?: number;
@@ -185,8 +202,19 @@ const LastResortSchema = z
 
 export type ResolvedLastResort = z.infer<typeof LastResortSchema>;
 
+const TariffRefSchema = z.strictObject({ product: z.string(), tariff: z.string() }).transform((t, ctx) => {
+  try {
+    return tariffRef(t.product, t.tariff);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+    return z.NEVER;
+  }
+});
+
 const OptionsSchema = z
   .strictObject({
+    sync: z.enum(['bucket', 'tariffs']).default('bucket'),
+    tariffs: z.array(TariffRefSchema).optional(),
     servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     credentials: CredentialsSchema.optional(),
     name: z.string().min(1).max(200).optional(),
@@ -194,7 +222,7 @@ const OptionsSchema = z
     cacheDir: z.string().min(1).optional(),
     freshForMs: pos.default(DEFAULT_FRESH_FOR_MS),
     staleForMs: pos.default(DEFAULT_STALE_FOR_MS),
-    resyncIntervalMs: z.number().int().min(50).default(DEFAULT_RESYNC_INTERVAL_MS),
+    resyncIntervalMs: z.number().int().min(50).optional(),
     resyncGraceMs: z.number().int().min(0).default(DEFAULT_RESYNC_GRACE_MS),
     relistIntervalMs: z.number().int().min(100).default(DEFAULT_RELIST_INTERVAL_MS),
     retryInitialMs: z.number().int().min(10).default(DEFAULT_RETRY_INITIAL_MS),
@@ -249,9 +277,23 @@ const OptionsSchema = z
     if (o.retryMaxMs < o.retryInitialMs) {
       ctx.addIssue({ code: 'custom', path: ['retryMaxMs'], message: 'must be at least retryInitialMs' });
     }
-  });
+    if (o.tariffs && o.sync !== 'tariffs') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tariffs'],
+        message: "needs sync: 'tariffs' (bucket mode holds every tariff)",
+      });
+    }
+  })
+  .transform((o) => ({
+    ...o,
+    resyncIntervalMs:
+      o.resyncIntervalMs ??
+      (o.sync === 'tariffs' ? DEFAULT_TARIFFS_RESYNC_INTERVAL_MS : DEFAULT_RESYNC_INTERVAL_MS),
+    tariffs: (o.tariffs ?? []) as TariffRef[],
+  }));
 
-export type ResolvedOptions = z.infer<typeof OptionsSchema>;
+export type ResolvedOptions = z.output<typeof OptionsSchema>;
 
 /** Validates options once, reporting every problem at once; fills in defaults. */
 export function resolveOptions(input: RateClientOptions): ResolvedOptions {

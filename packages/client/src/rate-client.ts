@@ -69,6 +69,11 @@ export interface ClientStats {
    */
   readonly shortListings: number;
   /**
+   * Held documents a bucket listing lacked (the bucket was purged or recreated): kept and served, their
+   * freshness aging from their last confirmation; the persisted copy stays too.
+   */
+  readonly unlisted: number;
+  /**
    * Resync checks that found a bucket's last sequence below what was applied, and keys whose held revision
    * the stream leader did not have (it had the key lower), so its entry was taken (`rebased` updates): the
    * server lost acknowledged writes, or its replicas numbered writes differently. 0 on a healthy server.
@@ -160,9 +165,7 @@ export class RateClient implements AsyncDisposable {
       view: (key: string) => this.keeper.view(key),
       held: () =>
         [...this.keeper.copy.keys()].map((k) => [k, this.keeper.copy.document(k)?.ref as TariffRef]),
-      refetch: async (key: string) => {
-        await Promise.all([this.sync.rates?.fetch(key), this.sync.checks?.fetch(key)]);
-      },
+      refetch: (key: string) => this.sync.fetch(key),
       writerConnect: () => {
         const opts = connectionOptions({ ...o, credentials: lr.credentials }, `${name}-lastresort`);
         return connect({ ...opts, inboxPrefix: lr.inboxPrefix });
@@ -182,8 +185,14 @@ export class RateClient implements AsyncDisposable {
    * await `ready()` for that.
    */
   static async connect(opts: RateClientOptions = {}): Promise<RateClient> {
-    const client = new RateClient(resolveOptions(opts));
+    const o = resolveOptions(opts);
+    const client = new RateClient(o);
     await client.keeper.restore();
+    if (o.sync === 'tariffs') {
+      // This pod's tariffs: the configured ones and those it held before a restart.
+      for (const t of o.tariffs) void client.sync.follow(rateKey(t.product, t.tariff), t);
+      for (const t of client.tariffs()) void client.sync.follow(rateKey(t.product, t.tariff), t);
+    }
     client.sync.start();
     client.lastResort?.start();
     void client.sync.synced.then(() => client.markReady('nats'));
@@ -261,8 +270,11 @@ export class RateClient implements AsyncDisposable {
       .then((r) => r?.declare(key, ref))
       .catch((e: unknown) => this.logger.warn({ key, ...errInfo(e) }, 'cannot declare interest'));
     this.lastResort?.want(key, ref);
+    const following = this.sync.follow(key, ref);
 
     await Promise.race([this.readyP, sleep(left())]);
+    // `sync: 'tariffs'`: a tariff not held yet may be in the bucket already; read it before asking a fetcher.
+    if (!this.keeper.view(key)) await Promise.race([following, sleep(left())]);
     let lastError: unknown;
     let requestMs = 0;
     while (left() > 0) {
@@ -278,7 +290,7 @@ export class RateClient implements AsyncDisposable {
         requestMs = Math.max(1, Math.min(left(), this.o.jsTimeoutMs * 2));
         await requestRefresh(nc, ref, this.sync.name, requestMs);
         // The fetcher wrote the document before replying: read it from KV in case the watch lags.
-        await this.sync.rates?.fetch(key);
+        await this.sync.fetch(key);
         await this.waitFor(key, Math.min(left(), 500));
       } catch (e) {
         if (e instanceof NoFetcherError || isRequestTimeout(e)) {
@@ -317,6 +329,7 @@ export class RateClient implements AsyncDisposable {
   stats(): ClientStats {
     const c = this.keeper.counters;
     const interest = this.sync.interest;
+    const sc = this.sync.counts();
     return {
       held: this.keeper.copy.size,
       connected: this.isConnected(),
@@ -328,9 +341,10 @@ export class RateClient implements AsyncDisposable {
       restored: c.restored,
       rejected: { ...c.rejected },
       resyncs: { ...this.resyncs },
-      resyncChecks: (this.sync.rates?.checks ?? 0) + (this.sync.checks?.checks ?? 0),
-      shortListings: (this.sync.rates?.shortListings ?? 0) + (this.sync.checks?.shortListings ?? 0),
-      sequenceRollbacks: (this.sync.rates?.rollbacks ?? 0) + (this.sync.checks?.rollbacks ?? 0),
+      resyncChecks: sc.resyncChecks,
+      shortListings: sc.shortListings,
+      unlisted: c.unlisted,
+      sequenceRollbacks: sc.rollbacks,
       rebased: c.rebased,
       reconnects: this.sync.reconnects,
       interestChecks: interest?.checks ?? 0,

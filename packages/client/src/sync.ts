@@ -1,7 +1,7 @@
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BUCKETS } from '@ratebus/schema';
+import { BUCKETS, type TariffRef } from '@ratebus/schema';
 import { connectionOptions, connectWithRetry } from './connection.js';
 import type { ClientHooks } from './hooks.js';
 import { BucketInformer } from './informer.js';
@@ -9,17 +9,33 @@ import { InterestRenewer } from './interest.js';
 import type { CopyKeeper, LeaderRead } from './keeper.js';
 import { type ClientLogger, errInfo } from './logger.js';
 import { DEFAULT_INTEREST_TTL_MS, type ResolvedOptions } from './options.js';
+import { TariffFollower } from './tariff-sync.js';
 import { Backoff, sleep } from './timing.js';
+
+/** What the sync counted, summed over buckets. */
+export interface SyncCounts {
+  readonly resyncChecks: number;
+  readonly shortListings: number;
+  readonly rollbacks: number;
+}
 
 /**
  * Everything that talks to NATS: the (first) connection with retry, binding to the buckets with retry
- * (a pod may start before any fetcher created them), the two informers, the interest renewer, and the
- * reconnect listener that triggers a resync check.
+ * (a pod may start before any fetcher created them), then either the two whole-bucket informers
+ * (`sync: 'bucket'`) or the tariff follower (`sync: 'tariffs'`), the interest renewer, and the reconnect
+ * listener that triggers a resync check.
  */
 export class BusSync {
   nc: NatsConnection | null = null;
   rates: BucketInformer | null = null;
   checks: BucketInformer | null = null;
+  follower: TariffFollower | null = null;
+  /** Tariffs to follow (`sync: 'tariffs'`): given before the follower exists, followed once it does. */
+  private readonly wanted = new Map<string, TariffRef>();
+  private resolveFollower!: (f: TariffFollower | null) => void;
+  private readonly followerP = new Promise<TariffFollower | null>((r) => {
+    this.resolveFollower = r;
+  });
   interest: InterestRenewer | null = null;
   private readonly abort = new AbortController();
   private statusIter: AsyncIterable<unknown> | null = null;
@@ -107,12 +123,20 @@ export class BusSync {
     void nc.closed().then(() => {
       this.linkUp = false;
     });
+    // The follower reads single keys: a direct get (any replica answers, raw bytes) where the bucket allows it.
+    const direct = this.o.sync === 'tariffs';
     const [ratesKv, checksKv] = await Promise.all([
-      this.bind(nc, BUCKETS.rates),
-      this.bind(nc, BUCKETS.checks),
+      this.bind(nc, BUCKETS.rates, direct),
+      this.bind(nc, BUCKETS.checks, direct),
     ]);
     if (!ratesKv || !checksKv || this.abort.signal.aborted) return;
     this.keeper.leaderRead = leaderReader(nc, this.o.jsTimeoutMs);
+    if (this.o.sync === 'tariffs') await this.startFollower(nc, ratesKv, checksKv);
+    else await this.startInformers(ratesKv, checksKv);
+    if (!this.abort.signal.aborted) this.resolveSynced();
+  }
+
+  private async startInformers(ratesKv: KV, checksKv: KV): Promise<void> {
     const io = {
       resyncIntervalMs: this.o.resyncIntervalMs,
       resyncGraceMs: this.o.resyncGraceMs,
@@ -140,18 +164,76 @@ export class BusSync {
     this.rates.start();
     this.checks.start();
     await Promise.race([Promise.all([this.rates.synced, this.checks.synced]), this.aborted]);
-    if (!this.abort.signal.aborted) this.resolveSynced();
+  }
+
+  /** Reads the buckets' epochs (retrying), then follows every wanted tariff; resolves once each was read. */
+  private async startFollower(nc: NatsConnection, ratesKv: KV, checksKv: KV): Promise<void> {
+    const f = new TariffFollower(
+      nc,
+      { rates: ratesKv, checks: checksKv },
+      { rates: this.keeper.ratesSink, checks: this.keeper.checksSink },
+      this.keeper.copy,
+      {
+        resyncIntervalMs: this.o.resyncIntervalMs,
+        relistIntervalMs: this.o.relistIntervalMs,
+        jsTimeoutMs: this.o.jsTimeoutMs,
+        wantsConfirmation: (key) =>
+          (this.keeper.view(key)?.ageMs ?? Number.POSITIVE_INFINITY) >= this.o.freshForMs / 2,
+      },
+      this.logger,
+      this.hooks,
+    );
+    const backoff = new Backoff(this.o.retryInitialMs, this.o.retryMaxMs);
+    for (;;) {
+      if (this.abort.signal.aborted) return void (await f.stop());
+      try {
+        await f.start();
+        break;
+      } catch (e) {
+        this.onUnreachable();
+        this.logger.warn(errInfo(e), 'cannot read the buckets; retrying');
+        await sleep(backoff.next(), this.abort.signal);
+      }
+    }
+    this.follower = f;
+    this.resolveFollower(f);
+    await Promise.race([Promise.all([...this.wanted].map(([key, ref]) => f.follow(key, ref))), this.aborted]);
+  }
+
+  /**
+   * With `sync: 'tariffs'`, follows a tariff from now on; resolves once its keys were first read (at once
+   * when closed first). With `sync: 'bucket'` every tariff is followed already.
+   */
+  async follow(key: string, ref: TariffRef): Promise<void> {
+    if (this.o.sync !== 'tariffs') return;
+    if (!this.wanted.has(key)) this.wanted.set(key, ref);
+    const f = await Promise.race([this.followerP, this.aborted.then(() => null)]);
+    await f?.follow(key, ref);
+  }
+
+  /** Reads a key of both buckets now (after a refresh reply, or for the last resort). */
+  async fetch(key: string): Promise<void> {
+    if (this.follower) return this.follower.readBoth(key);
+    await Promise.all([this.rates?.fetch(key), this.checks?.fetch(key)]);
+  }
+
+  counts(): SyncCounts {
+    return {
+      resyncChecks: (this.rates?.checks ?? 0) + (this.checks?.checks ?? 0) + (this.follower?.polls ?? 0),
+      shortListings: (this.rates?.shortListings ?? 0) + (this.checks?.shortListings ?? 0),
+      rollbacks: (this.rates?.rollbacks ?? 0) + (this.checks?.rollbacks ?? 0),
+    };
   }
 
   /** Opens a bucket that must already exist (the fetcher creates them), retrying with backoff. */
-  private async bind(nc: NatsConnection, bucket: string): Promise<KV | null> {
+  private async bind(nc: NatsConnection, bucket: string, direct = false): Promise<KV | null> {
     const backoff = new Backoff(this.o.retryInitialMs, this.o.retryMaxMs);
     const kvm = new Kvm(jetstream(nc, { timeout: this.o.jsTimeoutMs }));
     while (!this.abort.signal.aborted) {
       try {
-        const kv = await kvm.open(bucket);
-        await kv.status();
-        return kv;
+        const kv = await kvm.open(bucket, direct ? { allow_direct: true } : {});
+        const st = await kv.status();
+        return direct && !st.streamInfo.config.allow_direct ? await kvm.open(bucket) : kv;
       } catch (e) {
         this.onUnreachable();
         const delay = backoff.next();
@@ -176,6 +258,7 @@ export class BusSync {
           this.logger.info({ server: s.server }, 'reconnected; checking for missed updates');
           void this.rates?.resync();
           void this.checks?.resync();
+          this.follower?.resync();
         } else if (s.type === 'disconnect' || s.type === 'staleConnection') {
           this.linkUp = false;
           this.logger.warn({ status: s.type }, 'NATS link lost');
@@ -189,7 +272,13 @@ export class BusSync {
     if (this.abort.signal.aborted) return;
     this.abort.abort();
     this.resolveConnected(null);
-    await Promise.all([this.rates?.stop(), this.checks?.stop(), this.interest?.stop()]);
+    this.resolveFollower(null);
+    await Promise.all([
+      this.rates?.stop(),
+      this.checks?.stop(),
+      this.follower?.stop(),
+      this.interest?.stop(),
+    ]);
     (this.statusIter as { stop?(): void } | null)?.stop?.();
     if (this.nc && !this.o.nc) {
       await this.nc.close().catch((e: unknown) => this.logger.warn(errInfo(e), 'close failed'));

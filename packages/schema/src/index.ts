@@ -54,6 +54,7 @@ export { canonicalJson, contentHash, type HashableDocument } from './hash.js';
 export {
   type Checked,
   CheckedSchema,
+  checkedOf,
   ERROR_CODE_HEADER,
   ERROR_HEADER,
   type Interest,

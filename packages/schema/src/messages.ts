@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProductCodeSchema, SCHEMA_VERSION, TariffCodeSchema } from './rates.js';
+import { ProductCodeSchema, type RatesDocument, SCHEMA_VERSION, TariffCodeSchema } from './rates.js';
 import { UtcInstant, UtcSecond } from './time.js';
 
 const version = z.literal(SCHEMA_VERSION);
@@ -51,6 +51,21 @@ export const CheckedSchema = z.strictObject({
   term: z.int().positive(),
 });
 export type Checked = z.infer<typeof CheckedSchema>;
+
+/** The Checked record confirming a document's content at `checkedAt` (default: the document's `fetchedAt`). */
+export function checkedOf(doc: RatesDocument, checkedAt: string = doc.fetchedAt): Checked {
+  const { product, tariff, contentHash, coversThrough, term } = doc;
+  return {
+    type: 'checked',
+    schemaVersion: SCHEMA_VERSION,
+    product,
+    tariff,
+    checkedAt,
+    contentHash,
+    coversThrough,
+    term,
+  };
+}
 
 /** Body of a request on `ratebus.refresh.{product}.{tariff}`. The reply is a rates document. */
 export const RefreshRequestSchema = z.strictObject({

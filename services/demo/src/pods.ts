@@ -35,6 +35,9 @@ export class Pods {
         servers,
         ...(credentials ? { credentials } : {}),
         name: `ratebus-demo-${spec.name}`,
+        // A pod follows only its own tariffs (no JetStream consumer; docs/scale.md).
+        sync: 'tariffs',
+        tariffs: spec.tariffs,
         now,
         resyncIntervalMs: 5_000,
       });

@@ -3,7 +3,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   BUCKETS,
-  type Checked,
+  checkedOf,
   contentHash,
   coversThrough,
   LEASE_KEY,
@@ -39,6 +39,17 @@ export async function createBuckets(
   ]);
   return { rates, checks, interest };
 }
+
+/** Quick retries and dead-link detection (about 1 s), for tests that break links. */
+export const FAST_LINK = {
+  retryInitialMs: 50,
+  retryMaxMs: 500,
+  pingIntervalMs: 300,
+  maxPingOut: 2,
+  reconnectTimeWaitMs: 100,
+  connectTimeoutMs: 500,
+  jsTimeoutMs: 2_000,
+};
 
 const HALF_HOUR = 30 * 60_000;
 
@@ -121,16 +132,7 @@ export async function putDoc(b: Buckets, doc: RatesDocument): Promise<number> {
 
 /** Writes a `Checked` confirmation of a document's content at `checkedAt`. */
 export async function putCheck(b: Buckets, doc: RatesDocument, checkedAt: Date | number): Promise<number> {
-  const c: Checked = {
-    type: 'checked',
-    schemaVersion: SCHEMA_VERSION,
-    product: doc.product,
-    tariff: doc.tariff,
-    checkedAt: new Date(checkedAt).toISOString(),
-    contentHash: doc.contentHash,
-    coversThrough: doc.coversThrough,
-    term: doc.term,
-  };
+  const c = checkedOf(doc, new Date(checkedAt).toISOString());
   return b.checks.put(rateKey(doc.product, doc.tariff), JSON.stringify(c));
 }
 

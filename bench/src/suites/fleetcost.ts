@@ -1,0 +1,328 @@
+import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { SyncMode } from '@ratebus/client';
+import { checkedOf, type RatesDocument, rateKey, ratesSubject } from '@ratebus/schema';
+import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
+import {
+  AGILE_SLOTS,
+  agileDoc,
+  type Buckets,
+  createBuckets,
+  putDocs,
+  syntheticTariff,
+} from '../propagation/bus.js';
+import { Cleanup, fmt, jsonLines, summarize } from '../propagation/util.js';
+import type { Suite } from '../suite.js';
+
+const CHILD = fileURLToPath(new URL('../fleetcost/pod.js', import.meta.url));
+const WORKERS = 4;
+const STORED = 200;
+const PER_POD = 3;
+/** Timers are divided by this in the steady phase: its window stands for SCALE times as long. */
+const SCALE = 20;
+const MIB = 2 ** 20;
+/**
+ * Every document and check is written as confirmed this long ago: older than half the fresh period, so the
+ * tariff follower polls every confirmation all the time (its worst case; with a fetcher confirming every
+ * 30 min it polls during half of each cycle).
+ */
+const CONFIRMED_AGO_MS = 20 * 60_000;
+const KIB = 1024;
+
+interface Connz {
+  connections: { name?: string; in_bytes: number; out_bytes: number; subscriptions: number }[];
+}
+interface Jsz {
+  consumers: number;
+  api: { total: number; errors: number };
+}
+
+interface ModeResult {
+  readonly mode: SyncMode;
+  readonly pods: number;
+  readonly coldStartMs: ReturnType<typeof summarize>;
+  readonly heapPerPodKiB: number;
+  readonly heldPerPod: number;
+  readonly consumersPerPod: number;
+  readonly startApiPerPod: number;
+  readonly startBytesPerPod: number;
+  /** One new document of a tariff every pod follows: bytes to each pod. */
+  readonly updateBytesFollowed: number;
+  /** One new document of a tariff no pod follows: bytes to each pod. */
+  readonly updateBytesOther: number;
+  /** Every request published on `$JS.API.>` (direct gets included), per pod per hour, steady. */
+  readonly apiPerPodHour: number;
+  /** Of those, what the server's JetStream API layer handled (`/jsz` `api.total`; direct gets are not in it). */
+  readonly jszApiPerPodHour: number;
+  /** Steady requests per pod per hour by kind (`STREAM.INFO`, `DIRECT.GET`, ...). */
+  readonly apiByKind: Record<string, number>;
+  readonly bytesPerPodHour: number;
+  readonly subscriptionsPerPod: number;
+}
+
+/** Pod i: tariff 0 (the one updated in the update phase) and two of tariffs 1..198; 199 is nobody's. */
+function tariffsOf(pod: number): { product: string; tariff: string }[] {
+  const other = STORED - 2;
+  return [
+    syntheticTariff(0),
+    syntheticTariff(1 + ((2 * pod) % other)),
+    syntheticTariff(1 + ((2 * pod + 1) % other)),
+  ];
+}
+
+/** What the fetcher does for a new document: KV write, the same bytes on the core subject, the Checked record. */
+async function fetcherWrite(
+  nc: Awaited<ReturnType<typeof connect>>,
+  b: Buckets,
+  doc: RatesDocument,
+): Promise<number> {
+  const bytes = JSON.stringify(doc);
+  const rev = await b.rates.put(rateKey(doc.product, doc.tariff), bytes);
+  nc.publish(ratesSubject(doc.product, doc.tariff), bytes);
+  await b.checks.put(rateKey(doc.product, doc.tariff), JSON.stringify(checkedOf(doc)));
+  return rev;
+}
+
+/**
+ * What a pod costs the fleet, `sync: 'bucket'` (the whole-bucket mirror: the design up to this version)
+ * beside `sync: 'tariffs'` (only the pod's own tariffs), in one run on one nats-server: 200 Agile-sized
+ * documents stored, each pod following 3. JetStream API requests are counted by the server (`/jsz`
+ * `api.total`), bytes per pod connection by `/connz` `out_bytes`, consumers by `/jsz`.
+ */
+export const fleetcostSuite: Suite = async ({ quick, log }) => {
+  const pods = quick ? 8 : 100;
+  const steadyMs = quick ? 15_000 : 60_000;
+  const cleanup = new Cleanup();
+  const results: ModeResult[] = [];
+  try {
+    const ns = await NatsServer.start();
+    cleanup.add('nats-server', () => ns.stop());
+    const nc = await connect({ servers: ns.url, name: 'bench-fleetcost-writer' });
+    cleanup.add('writer connection', () => nc.close());
+    const buckets = await createBuckets(nc);
+    const docs = Array.from({ length: STORED }, (_, i) => {
+      const t = syntheticTariff(i);
+      return agileDoc(t.product, t.tariff, { seed: i, fetchedAt: Date.now() - CONFIRMED_AGO_MS });
+    });
+    await putDocs(buckets.rates, docs);
+    for (const d of docs) await fetcherWrite(nc, buckets, d);
+    log(`${STORED} documents and checks stored`);
+    let seed = STORED;
+
+    const podConns = async (mode: SyncMode) =>
+      (await ns.monitor<Connz>('connz?limit=100000')).connections.filter((c) =>
+        c.name?.startsWith(`fleetcost-${mode}-`),
+      );
+    const sumOut = (cs: Connz['connections']) => cs.reduce((n, c) => n + c.out_bytes, 0);
+    const jsz = () => ns.monitor<Jsz>('jsz');
+    // Every JetStream API request, as the server routes it (direct gets are answered by the stream itself
+    // and do not show in /jsz api.total): a plain subscriber in the same account sees each one.
+    const apiSeen = new Map<string, number>();
+    nc.subscribe('$JS.API.>', {
+      callback: (err, msg) => {
+        if (err) return;
+        // `$JS.API.STREAM.MSG.GET.<stream>` → `STREAM.MSG.GET`: the upper-case tokens before the stream name.
+        const tokens = msg.subject.split('.').slice(2);
+        const upto = tokens.findIndex((t) => !/^[A-Z]+$/.test(t));
+        const k = (upto < 0 ? tokens : tokens.slice(0, upto)).join('.') || '?';
+        apiSeen.set(k, (apiSeen.get(k) ?? 0) + 1);
+      },
+    });
+    await nc.flush();
+    const apiCount = () => [...apiSeen.values()].reduce((a, b) => a + b, 0);
+    // Ordered consumers of a closed client linger until their inactivity threshold: remove the previous
+    // fleet's, so that /jsz counts only the fleet being measured.
+    const jsm = await jetstreamManager(nc);
+    const noConsumers = async () => {
+      for (const stream of ['KV_ratebus-rates', 'KV_ratebus-checks']) {
+        const names: string[] = [];
+        for await (const ci of jsm.consumers.list(stream)) names.push(ci.name);
+        for (const name of names) await jsm.consumers.delete(stream, name).catch(() => false);
+      }
+    };
+
+    for (const mode of ['bucket', 'tariffs'] as const) {
+      // Phase 1, default timers: cold start, memory, consumers, bytes of one update.
+      await noConsumers();
+      const api0 = apiCount();
+      const start = await startFleet(mode, pods, 1, ns.url, cleanup);
+      await start.ready;
+      const ready = start.reports.filter((r) => r.bench === 'ready');
+      const cold = ready.flatMap((r) => r.coldStartMs as number[]);
+      const heapPerPod = ready.reduce((n, r) => n + (r.heapPerPod as number), 0) / ready.length;
+      const heldPerPod = ready.reduce((n, r) => n + (r.heldPerPod as number), 0) / ready.length;
+      const j1 = await jsz();
+      let conns = await podConns(mode);
+      const startBytes = sumOut(conns) / pods;
+      const consumersPerPod = j1.consumers / pods;
+      const subscriptionsPerPod = conns.reduce((n, c) => n + c.subscriptions, 0) / pods;
+      const startApiPerPod = (apiCount() - api0) / pods;
+
+      const updateBytes = async (tariffIndex: number, followedByAll: boolean): Promise<number> => {
+        const before = sumOut(await podConns(mode));
+        const t = syntheticTariff(tariffIndex);
+        const doc = agileDoc(t.product, t.tariff, { seed: seed++, fetchedAt: Date.now() - CONFIRMED_AGO_MS });
+        const rev = await fetcherWrite(nc, buckets, doc);
+        const key = rateKey(t.product, t.tariff);
+        const waitFor = followedByAll || mode === 'bucket' ? pods : 0;
+        await check(
+          () =>
+            start.reports.filter((r) => r.bench === 'applied' && r.key === key && r.rev === rev).length >=
+            waitFor,
+          { timeout: 60_000, interval: 20, name: `${mode}: ${key} rev ${rev} applied by ${waitFor} pods` },
+        );
+        // Let any read that follows the push (and the check write) land before counting.
+        await new Promise((r) => setTimeout(r, 1_000));
+        return (sumOut(await podConns(mode)) - before) / pods;
+      };
+      const updateBytesFollowed = await updateBytes(0, true);
+      const updateBytesOther = await updateBytes(STORED - 1, false);
+      await start.stop();
+
+      // Phase 2, timers divided by SCALE: steady-state API requests and bytes per pod per hour.
+      await noConsumers();
+      const steady = await startFleet(mode, pods, SCALE, ns.url, cleanup);
+      await steady.ready;
+      const j0 = (await jsz()).api.total;
+      const a0 = apiCount();
+      const kinds0 = new Map(apiSeen);
+      conns = await podConns(mode);
+      const b0 = sumOut(conns);
+      await new Promise((r) => setTimeout(r, steadyMs));
+      const j2 = (await jsz()).api.total;
+      const a1 = apiCount();
+      const b1 = sumOut(await podConns(mode));
+      const apiByKind: Record<string, number> = {};
+      await steady.stop();
+      const hours = (steadyMs * SCALE) / 3_600_000;
+      for (const [kind, n] of apiSeen) {
+        const d = n - (kinds0.get(kind) ?? 0);
+        if (d > 0) apiByKind[kind] = d / pods / hours;
+      }
+      const r: ModeResult = {
+        mode,
+        pods,
+        coldStartMs: summarize(cold),
+        heapPerPodKiB: heapPerPod / KIB,
+        heldPerPod,
+        consumersPerPod,
+        startApiPerPod,
+        startBytesPerPod: startBytes,
+        updateBytesFollowed,
+        updateBytesOther,
+        apiPerPodHour: (a1 - a0) / pods / hours,
+        jszApiPerPodHour: (j2 - j0) / pods / hours,
+        apiByKind,
+        bytesPerPodHour: (b1 - b0) / pods / hours,
+        subscriptionsPerPod,
+      };
+      results.push(r);
+      log(
+        `${mode}: cold start p50 ${fmt(r.coldStartMs.p50, 0)} ms, ${fmt(r.consumersPerPod, 1)} consumers/pod, ` +
+          `${fmt(r.apiPerPodHour, 0)} API req/pod/h, update ${fmt(r.updateBytesFollowed / KIB, 1)} KiB/pod`,
+      );
+    }
+  } finally {
+    await cleanup.run(log);
+  }
+
+  const docKiB = Buffer.byteLength(JSON.stringify(agileDoc('AGILE-B1', 'E-1R-AGILE-B1-B'))) / KIB;
+  const [b, t] = results as [ModeResult, ModeResult];
+  const row = (label: string, f: (r: ModeResult) => string) => `| ${label} | ${f(b)} | ${f(t)} |`;
+  const k = (n: number) => `${fmt(n / KIB, 1)} KiB`;
+  const markdown = [
+    `One nats-server; ${STORED} Agile-sized documents (${AGILE_SLOTS} half-hour slots, ${docKiB.toFixed(0)} KiB each) and their checks stored. ` +
+      `${pods} pods in ${WORKERS} child processes, each pod a \`RateClient\` on its own NATS connection that \`ensure()\`s ${PER_POD} tariffs ` +
+      "(one shared by every pod, two of the other 198), all confirmed 20 min ago (so the tariff follower's confirmation poll runs all the time, its worst case): the same program, run once with `sync: 'bucket'` (the design up to this version: a whole-bucket watch per bucket, " +
+      "resync every 15 s, relist every 5 min) and once with `sync: 'tariffs'` (pushes on the core subjects of its own tariffs, a confirmation poll every 60 s ± 25 % per tariff confirmed more than 15 min ago, " +
+      'a full catch-up every 5 min ± 25 % and after reconnects, no consumer). ' +
+      'JetStream API requests are counted by the server (`/jsz` `api.total`), bytes sent to each pod connection by `/connz` `out_bytes`, consumers by `/jsz`. ' +
+      `Steady state: a fresh fleet with every timer (resync, relist, interest renewal) divided by ${SCALE}, observed for ${steadyMs / 1000} s, i.e. ${fmt((steadyMs * SCALE) / 60_000, 0)} min of default timers; ` +
+      'per hour = count ÷ that. Requests are counted by a subscriber on `$JS.API.>` (every request, direct gets included) and by `/jsz` `api.total` (what the JetStream API layer handled). ' +
+      "Update: the fetcher's write of one new document (KV, core publish, check) of the tariff every pod follows, and of one no pod follows; bytes to each pod until it applied it, plus 1 s. " +
+      'Cold start: connect → `ready()` → the 3 `ensure()`s resolved; the pods of a child start one after the other, the 4 children at once. ' +
+      'Memory: heap per pod after a full GC (child heap after all pods are ready, minus before, ÷ pods). ' +
+      `Per-pod figures do not depend on the fleet size (no pod shares anything with another); at 1,000 pods multiply by 1,000 (see docs/scale.md).`,
+    '',
+    "| per pod | `sync: 'bucket'` (before) | `sync: 'tariffs'` (new) |",
+    '|---|---:|---:|',
+    row('JetStream API requests per hour (steady), all', (r) => fmt(r.apiPerPodHour, 0)),
+    row('… of which handled by the JetStream API layer (`/jsz` `api.total`)', (r) =>
+      fmt(r.jszApiPerPodHour, 0),
+    ),
+    row('… by kind', (r) =>
+      Object.entries(r.apiByKind)
+        .sort((x, y) => y[1] - x[1])
+        .map(([kind, n]) => `${kind} ${fmt(n, 0)}`)
+        .join(', '),
+    ),
+    row('JetStream API requests at start (connect → 3 tariffs held)', (r) => fmt(r.startApiPerPod, 1)),
+    row('JetStream consumers', (r) => fmt(r.consumersPerPod, 1)),
+    row('core subscriptions on the server', (r) => fmt(r.subscriptionsPerPod, 1)),
+    row('bytes received per Agile update, tariff it follows', (r) => k(r.updateBytesFollowed)),
+    row('bytes received per Agile update, tariff it does not follow', (r) => k(r.updateBytesOther)),
+    row('bytes received per hour (steady, no update)', (r) => `${fmt(r.bytesPerPodHour / MIB, 2)} MiB`),
+    row('bytes received at start', (r) => `${fmt(r.startBytesPerPod / MIB, 2)} MiB`),
+    row('documents held', (r) => fmt(r.heldPerPod, 0)),
+    row('heap', (r) => `${fmt(r.heapPerPodKiB / 1024, 2)} MiB`),
+    row(
+      'cold start (connect → 3 tariffs held), p50 / max',
+      (r) => `${fmt(r.coldStartMs.p50, 0)} / ${fmt(r.coldStartMs.max, 0)} ms`,
+    ),
+    '',
+    `At 1,000 pods: ${fmt((b.apiPerPodHour * 1000) / 3600, 0)} → ${fmt((t.apiPerPodHour * 1000) / 3600, 0)} JetStream API requests per second, ` +
+      `${fmt(b.consumersPerPod * 1000, 0)} → ${fmt(t.consumersPerPod * 1000, 0)} consumers, ` +
+      `${fmt((b.updateBytesOther * 1000) / MIB, 1)} MiB → ${fmt((t.updateBytesOther * 1000) / MIB, 1)} MiB sent for an update of a tariff no pod follows.`,
+  ].join('\n');
+  return {
+    title: `Fleet cost: what one pod costs the bus, whole-bucket mirror vs own tariffs (${STORED} stored, ${PER_POD} followed)`,
+    markdown,
+    data: { stored: STORED, perPod: PER_POD, scale: SCALE, results },
+  };
+};
+
+interface Fleet {
+  readonly ready: Promise<void>;
+  readonly reports: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+async function startFleet(
+  mode: SyncMode,
+  pods: number,
+  scale: number,
+  url: string,
+  cleanup: Cleanup,
+): Promise<Fleet> {
+  const reports: Record<string, unknown>[] = [];
+  const procs: ManagedProcess[] = [];
+  for (let w = 0; w < WORKERS; w++) {
+    const mine = Array.from({ length: pods }, (_, i) => i).filter((i) => i % WORKERS === w);
+    const proc = await ManagedProcess.start({
+      name: `fleetcost ${mode} x${scale} worker ${w}`,
+      command: process.execPath,
+      args: ['--expose-gc', CHILD],
+      env: {
+        ...process.env,
+        NATS_URL: url,
+        MODE: mode,
+        INDEX: String(w),
+        SCALE: String(scale),
+        TARIFFS: JSON.stringify(mine.map(tariffsOf)),
+      },
+    });
+    cleanup.add(proc.name, () => proc.stop(5_000));
+    procs.push(proc);
+    jsonLines(proc.child.stdout as NonNullable<typeof proc.child.stdout>, (m) => reports.push(m));
+  }
+  const ready = check(
+    () => {
+      const dead = procs.find((p) => !p.running);
+      if (dead) throw new Error(`${dead.name} exited: ${dead.output().slice(-2_000)}`);
+      return reports.filter((r) => r.bench === 'ready').length === WORKERS || undefined;
+    },
+    { timeout: 300_000, interval: 50, name: `${mode} fleet ready` },
+  ).then(() => undefined);
+  return { ready, reports, stop: async () => void (await Promise.all(procs.map((p) => p.stop(10_000)))) };
+}
