@@ -26,6 +26,12 @@ const EnvSchema = z
     HOST: nonEmpty.default(DEFAULT_HOST),
     MIRROR_DIR: nonEmpty.optional(),
     CACHE_DIR: nonEmpty.optional(),
+    /**
+     * What the embedded client holds: `tariffs` (the tariffs asked of this gateway and PREDBAT_TARIFFS, no
+     * JetStream consumer: a sidecar costs what its pod uses) or `bucket` (every stored tariff, e.g. a
+     * gateway shared by many pods with a file mirror of everything).
+     */
+    SYNC: z.enum(['tariffs', 'bucket']).default('tariffs'),
     ENSURE_TIMEOUT_MS: int(100, 120_000).default(DEFAULT_ENSURE_TIMEOUT_MS),
     URL_CACHE_TIMEOUT_MS: int(100, 120_000).default(DEFAULT_URL_CACHE_TIMEOUT_MS),
     PUBLIC_BASE_URL: httpUrl.optional(),
@@ -90,6 +96,8 @@ export interface GatewayConfig {
   host: string;
   mirrorDir: string | undefined;
   cacheDir: string | undefined;
+  /** The embedded client's sync mode (`SYNC`). */
+  sync: 'tariffs' | 'bucket';
   ensureTimeoutMs: number;
   urlCacheTimeoutMs: number;
   publicBaseUrl: string | undefined;
@@ -134,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     host: e.HOST,
     mirrorDir: e.MIRROR_DIR,
     cacheDir: e.CACHE_DIR,
+    sync: e.SYNC,
     ensureTimeoutMs: e.ENSURE_TIMEOUT_MS,
     urlCacheTimeoutMs: e.URL_CACHE_TIMEOUT_MS,
     publicBaseUrl: e.PUBLIC_BASE_URL,

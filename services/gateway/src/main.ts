@@ -81,6 +81,8 @@ async function main(): Promise<void> {
     servers: config.natsServers,
     ...(credentials ? { credentials } : {}),
     ...(config.cacheDir ? { cacheDir: config.cacheDir } : {}),
+    sync: config.sync,
+    ...(config.sync === 'tariffs' && config.predbat ? { tariffs: config.predbat.tariffs } : {}),
     name,
     logger: logger.child({ component: 'client' }),
     now,

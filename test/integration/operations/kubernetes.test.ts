@@ -36,6 +36,7 @@ const LEFT_DEFAULT: Record<'fetcher' | 'gateway', Record<string, string>> = {
     PREDBAT_TARIFFS: "discovered from PredBat's own .meta files in the shared cache",
     PREDBAT_SCAN_INTERVAL_MS: 'the default 30 s is well inside PredBat’s 10-minute re-read',
     PREDBAT_FLUX_IMPORT_PRODUCT: 'the default FLUX-IMPORT product',
+    SYNC: "the default tariffs: a sidecar holds only its pod's tariffs",
   },
 };
 

@@ -89,6 +89,8 @@ describe('Operating it: probes and metrics of the real processes', function () {
         PORT: String(gatewayPort),
         CACHE_DIR: join(dir, 'cache'),
         UPSTREAM_ORIGIN: sim.url,
+        // The whole-bucket mirror: the rejection test writes a tariff this gateway was never asked for.
+        SYNC: 'bucket',
       },
     });
     await check(async () => (await status(`${gatewayBase}/readyz`)) === 200, {
