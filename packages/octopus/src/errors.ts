@@ -7,9 +7,6 @@ export const OctopusErrorCode = {
   NotFound: 'ERR_UPSTREAM_NOT_FOUND',
   Network: 'ERR_UPSTREAM_NETWORK',
   Aborted: 'ERR_ABORTED',
-  KrakenAuth: 'ERR_KRAKEN_AUTH',
-  KrakenThrottled: 'ERR_KRAKEN_THROTTLED',
-  KrakenGraphql: 'ERR_KRAKEN_GRAPHQL',
 } as const;
 export type OctopusErrorCode = (typeof OctopusErrorCode)[keyof typeof OctopusErrorCode];
 
@@ -106,44 +103,5 @@ export class AbortedError extends OctopusError {
   constructor(message = 'aborted by the caller', options?: OctopusErrorOptions) {
     super(OctopusErrorCode.Aborted, message, options);
     this.name = 'AbortedError';
-  }
-}
-
-/** Kraken refused the API key (KT-CT-1138) or kept refusing a fresh token (KT-CT-1139/1111/1143). */
-export class KrakenAuthError extends OctopusError {
-  /** The Kraken error code, e.g. `KT-CT-1138`. */
-  readonly errorCode: string;
-
-  constructor(errorCode: string, message: string, options?: OctopusErrorOptions) {
-    super(OctopusErrorCode.KrakenAuth, message, options);
-    this.name = 'KrakenAuthError';
-    this.errorCode = errorCode;
-  }
-}
-
-/**
- * Kraken rate limiting: `KT-CT-1199` or a CloudFront-style 403 page. The account is cooling down for
- * `retryAfterMs`; its token was kept.
- */
-export class KrakenThrottledError extends OctopusError {
-  /** `KT-CT-1199`, or `EDGE-403` for a CloudFront block page. */
-  readonly errorCode: string;
-
-  constructor(errorCode: string, message: string, options?: OctopusErrorOptions) {
-    super(OctopusErrorCode.KrakenThrottled, message, options);
-    this.name = 'KrakenThrottledError';
-    this.errorCode = errorCode;
-  }
-}
-
-/** Any other GraphQL error answer (the query's own fault, not retried). */
-export class KrakenGraphqlError extends OctopusError {
-  /** Kraken error code from `errors[0].extensions.errorCode`, or null when absent. */
-  readonly errorCode: string | null;
-
-  constructor(errorCode: string | null, message: string, options?: OctopusErrorOptions) {
-    super(OctopusErrorCode.KrakenGraphql, message, options);
-    this.name = 'KrakenGraphqlError';
-    this.errorCode = errorCode;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * @ratebus/octopus — the upstream client: the public Octopus Energy REST API (products, charge endpoints)
- * with a shared request budget, retries, validation and typed errors; and per-account Kraken tokens.
+ * with a shared request budget, retries, validation and typed errors.
  */
 export { preferPaymentMethod } from '@ratebus/schema';
 export {
@@ -33,9 +33,6 @@ export {
 export {
   AbortedError,
   InvalidResponseError,
-  KrakenAuthError,
-  KrakenGraphqlError,
-  KrakenThrottledError,
   OctopusError,
   OctopusErrorCode,
   type OctopusErrorOptions,
@@ -45,16 +42,6 @@ export {
   UpstreamThrottledError,
   UpstreamTimeoutError,
 } from './errors.js';
-export { jwtExpiresAt } from './jwt.js';
-export {
-  DEFAULT_GRAPHQL_PATH,
-  DEFAULT_MAX_COOLDOWN_MS,
-  DEFAULT_REFRESH_EARLY_MS,
-  DEFAULT_THROTTLE_COOLDOWN_MS,
-  EDGE_BLOCK_CODE,
-  KrakenTokens,
-  type KrakenTokensOptions,
-} from './kraken.js';
 export {
   findProductTariff,
   type Link,
