@@ -40,6 +40,13 @@ const boolParam: ParamRule = (v) => {
 const pageParam: ParamRule = (v) =>
   /^[1-9][0-9]{0,2}$/.test(v) && Number(v) <= MAX_PRODUCT_LIST_PAGE ? v : null;
 const brandParam: ParamRule = (v) => (BRAND_RE.test(v) ? v : null);
+/** An ISO date-time (`tariffs_active_at`, `available_at`), canonical in UTC: `2026-03-01T00:00:00Z`. */
+const dateTimeParam: ParamRule = (v) => {
+  if (!/^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/.test(v))
+    return null;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : new Date(t).toISOString().replace('.000Z', 'Z');
+};
 const postcodeParam: ParamRule = (v) => {
   const pc = v.replace(/\s+/g, '').toUpperCase();
   return POSTCODE_RE.test(pc) ? pc : null;
@@ -54,8 +61,9 @@ const PRODUCT_LIST_PARAMS: ReadonlyMap<string, ParamRule> = new Map([
   ...PRODUCT_FLAGS.map((f): [string, ParamRule] => [f, boolParam]),
   ['brand', brandParam],
   ['page', pageParam],
+  ['available_at', dateTimeParam],
 ]);
-const PRODUCT_DETAIL_PARAMS: ReadonlyMap<string, ParamRule> = new Map();
+const PRODUCT_DETAIL_PARAMS: ReadonlyMap<string, ParamRule> = new Map([['tariffs_active_at', dateTimeParam]]);
 const GSP_PARAMS: ReadonlyMap<string, ParamRule> = new Map([['postcode', postcodeParam]]);
 
 /** Outcome of {@link checkUrl}. */
@@ -67,10 +75,10 @@ const FORMS_MESSAGE = 'only /v1/products/, /v1/products/{code}/ and /v1/industry
 
 /**
  * Canonicalises a public upstream path + query for the URL cache, or says why it is refused.
- * Allowed: `/v1/products/` (flags `is_*` = true|false, `brand`, `page` 1–20), `/v1/products/{code}/` (no
- * query), `/v1/industry/grid-supply-points/` (`postcode`); a missing trailing slash is added. Each parameter
- * at most once, values canonicalised (flags lower case, postcode upper case without spaces), parameters
- * sorted by name, so equal requests share one key.
+ * Allowed: `/v1/products/` (flags `is_*` = true|false, `brand`, `page` 1–20, `available_at`),
+ * `/v1/products/{code}/` (`tariffs_active_at`), `/v1/industry/grid-supply-points/` (`postcode`); a missing
+ * trailing slash is added. Each parameter at most once, values canonicalised (flags lower case, date-times
+ * in UTC, postcode upper case without spaces), parameters sorted by name, so equal requests share one key.
  */
 export function checkUrl(pathAndQuery: string): UrlCheck {
   let u: URL;
