@@ -2,12 +2,25 @@ import { type BudgetPriority, type OctopusClient, withBudgetPriority } from '@ra
 import { rateKey, type TariffRef } from '@ratebus/schema';
 import type { Logger } from 'pino';
 import { errorCode, type FetchOutcome, type FetchReason, type Publisher } from './publisher.js';
-import { failureDelayMs, nearMark, nextRoutine, offMarks, publicationWindow } from './schedule-rules.js';
-import type { Tracking, TrackSource } from './tracking.js';
+import {
+  failureDelayMs,
+  nearMark,
+  nextRoutine,
+  offMarks,
+  type PublicationWindow,
+  publicationKind,
+  publicationWindow,
+} from './schedule-rules.js';
+import { pause, type Tracking, type TrackSource } from './tracking.js';
 import type { Clock, Fence, WorkerMetrics } from './types.js';
 
 /** Longest single sleep of the loop, clock ms: publication windows open by the clock, not by events. */
 const MAX_SLEEP_MS = 60_000;
+/**
+ * Real time the loop lets wake-ups gather before it runs again, ms: a burst of interest entries (one wake
+ * each) costs one pass over the tracked set instead of one per entry.
+ */
+const WAKE_SETTLE_MS = 20;
 
 export interface SchedulerOptions {
   publisher: Publisher;
@@ -173,8 +186,16 @@ export class Scheduler {
       if (list) list.push(st);
       else byProduct.set(st.ref.product, [st]);
     }
+    // Windows depend on the kind of product only: computed once per kind, however many products there are.
+    const windows = new Map<string, PublicationWindow | null>();
     for (const [product, states] of byProduct) {
-      const win = publicationWindow(product, now);
+      const kind = publicationKind(product);
+      if (kind === null) continue;
+      let win = windows.get(kind);
+      if (win === undefined) {
+        win = publicationWindow(product, now);
+        windows.set(kind, win);
+      }
       if (!win?.open) continue;
       const ps = this.#products.get(product) ?? { doneDay: null, nextCanaryAt: now, canaryInFlight: false };
       this.#products.set(product, ps);
@@ -286,10 +307,12 @@ export class Scheduler {
           );
         }
         const wake = this.#wake;
-        if (wake.signal.aborted) this.#wake = new AbortController();
-        else
+        if (!wake.signal.aborted)
           await sleepQuietly(clock, Math.max(0, next - clock.now()), AbortSignal.any([signal, wake.signal]));
-        if (this.#wake.signal.aborted) this.#wake = new AbortController();
+        if (this.#wake.signal.aborted) {
+          await pause(WAKE_SETTLE_MS, signal);
+          this.#wake = new AbortController();
+        }
       } catch (err) {
         logger.error({ err }, 'schedule loop error');
         await sleepQuietly(clock, 1_000, signal);
