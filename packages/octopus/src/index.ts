@@ -10,7 +10,13 @@ export {
   DEFAULT_BACKOFF_MAX_MS,
   parseRetryAfter,
 } from './backoff.js';
-export { DEFAULT_BUDGET_PERIOD_MS, RequestBudget, type RequestBudgetOptions } from './budget.js';
+export {
+  type BudgetPriority,
+  DEFAULT_BUDGET_PERIOD_MS,
+  RequestBudget,
+  type RequestBudgetOptions,
+  withBudgetPriority,
+} from './budget.js';
 export {
   DEFAULT_MAX_ATTEMPTS,
   MAX_PAGES,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { AbortedError, OctopusErrorCode, RequestBudget } from '../src/index.js';
+import { AbortedError, OctopusErrorCode, RequestBudget, withBudgetPriority } from '../src/index.js';
 
 /** A budget driven by a hand-moved clock, so the rules are checked without waiting. */
 function manualBudget(requests: number, perMs: number) {
@@ -78,5 +78,51 @@ describe('RequestBudget', () => {
     const b = new RequestBudget(10);
     await assert.rejects(b.acquire(AbortSignal.abort()), AbortedError);
     assert.equal(b.available, 10, 'an aborted acquire takes no token');
+  });
+
+  it('keeps the reserved tokens of a window for high-priority callers', async () => {
+    const b = new RequestBudget({ requests: 4, perMs: 60_000, reserved: 2 });
+    await b.acquire(undefined, 'low');
+    await b.acquire(undefined, 'low');
+    let lowServed = false;
+    const low = b.acquire(AbortSignal.timeout(200), 'low').then(() => {
+      lowServed = true;
+    });
+    // Both reserved tokens still go to high callers at once.
+    await b.acquire(undefined, 'high');
+    await b.acquire(undefined, 'high');
+    await assert.rejects(low, AbortedError);
+    assert.equal(lowServed, false, 'a low caller never took a reserved token');
+  });
+
+  it('serves a waiting high-priority caller before low ones that queued earlier', async () => {
+    const b = new RequestBudget({ requests: 2, perMs: 150 });
+    await b.acquire();
+    await b.acquire();
+    const order: string[] = [];
+    const lows = [1, 2, 3].map((i) => b.acquire(undefined, 'low').then(() => order.push(`low${i}`)));
+    const high = b.acquire(undefined, 'high').then(() => order.push('high'));
+    await Promise.all([...lows, high]);
+    assert.equal(order[0], 'high', `order was ${order.join(', ')}`);
+  });
+
+  it('applies the priority set by withBudgetPriority to acquisitions made inside it, across awaits', async () => {
+    const b = new RequestBudget({ requests: 3, perMs: 60_000, reserved: 2 });
+    await withBudgetPriority('low', async () => {
+      await Promise.resolve();
+      await b.acquire();
+    });
+    await assert.rejects(
+      withBudgetPriority('low', () => b.acquire(AbortSignal.timeout(100))),
+      AbortedError,
+      'the second low acquisition would take a reserved token',
+    );
+    await b.acquire(AbortSignal.timeout(100));
+    assert.equal(b.available, 1, 'an acquisition outside withBudgetPriority is high priority');
+  });
+
+  it('rejects a reserve that leaves nothing for low-priority callers', () => {
+    assert.throws(() => new RequestBudget({ requests: 5, reserved: 5 }), RangeError);
+    assert.throws(() => new RequestBudget({ requests: 5, reserved: -1 }), RangeError);
   });
 });

@@ -18,7 +18,7 @@ export const DEFAULT_CANARY_INTERVAL_MS = 60_000;
 export const DEFAULT_CANARY_DENSE_INTERVAL_MS = 15_000;
 /**
  * Default length of that dense start: the first hour (Agile 16:00–17:00 UK, when day-ahead prices usually
- * appear; docs/octopus-api.md §2).
+ * appear, docs/octopus-api.md §2; Tracker 11:00–12:00 UK).
  */
 export const DEFAULT_CANARY_DENSE_FOR_MS = 60 * 60_000;
 /** Default history kept in every document: 7 days back. */
@@ -35,6 +35,18 @@ export const DEFAULT_INTEREST_TTL_MS = 60 * 60_000;
 export const DEFAULT_NOT_FOUND_TTL_MS = 60 * 60_000;
 /** Default TTL of the shared URL cache: 30 minutes. */
 export const DEFAULT_URL_CACHE_TTL_MS = 30 * 60_000;
+/** Default cap on tariffs tracked beyond the configured ones (live interest and refresh requests): 500. */
+export const DEFAULT_MAX_TRACKED_TARIFFS = 500;
+/** Default share of the upstream budget that only configured and held tariffs may use: 30 percent. */
+export const DEFAULT_RESERVED_BUDGET_PERCENT = 30;
+/** Default: a tariff's refresh requests reach upstream at most once per 5 minutes. */
+export const DEFAULT_REFRESH_TARIFF_INTERVAL_MS = 5 * 60_000;
+/** Default: refresh requests reach upstream (forced or new tariffs) at most 30 times per minute in all. */
+export const DEFAULT_REFRESH_UPSTREAM_PER_MINUTE = 30;
+/** Default: URL cache misses reach upstream at most 20 times per minute. */
+export const DEFAULT_URL_MISSES_PER_MINUTE = 20;
+/** Default bound of one URL cache value (the stored upstream answer): 512 KiB. */
+export const DEFAULT_URL_MAX_VALUE_BYTES = 512 * 1024;
 export const DEFAULT_OCTOPUS_BASE_URL = 'https://api.octopus.energy';
 
 const ms = (min: number) => z.int().min(min);
@@ -101,6 +113,37 @@ export const UpstreamConfigSchema = z.strictObject({
   preferredPaymentMethod: z.enum(['DIRECT_DEBIT', 'NON_DIRECT_DEBIT']).default('DIRECT_DEBIT'),
 });
 
+/** Bounds on what pods can make the leader do (docs: services/fetcher/README.md, "Limits"). */
+export const LimitsConfigSchema = z.strictObject({
+  /** Tariffs tracked beyond the configured ones (interest and refresh requests). Default 500. */
+  maxTrackedTariffs: z.int().min(0).max(100_000).default(DEFAULT_MAX_TRACKED_TARIFFS),
+  /** Percent of the upstream budget kept for configured and held tariffs (0–90). Default 30. */
+  reservedBudgetPercent: z.int().min(0).max(90).default(DEFAULT_RESERVED_BUDGET_PERCENT),
+  /** Shortest spacing of refresh-driven upstream fetches of one tariff, ms (0: none). Default 5 min. */
+  refreshTariffIntervalMs: ms(0).default(DEFAULT_REFRESH_TARIFF_INTERVAL_MS),
+  /** Refresh-driven upstream fetches per minute, all tariffs together. Default 30. */
+  refreshUpstreamPerMinute: z.int().min(1).max(100_000).default(DEFAULT_REFRESH_UPSTREAM_PER_MINUTE),
+  /** URL cache misses sent upstream per minute. Default 20. */
+  urlMissesPerMinute: z.int().min(1).max(100_000).default(DEFAULT_URL_MISSES_PER_MINUTE),
+  /** Largest URL cache value stored or answered, bytes. Default 524288. */
+  urlMaxValueBytes: z
+    .int()
+    .min(1_024)
+    .max(64 * 1024 * 1024)
+    .default(DEFAULT_URL_MAX_VALUE_BYTES),
+});
+export type LimitsConfig = z.infer<typeof LimitsConfigSchema>;
+
+/** Every limit at its default. */
+export const DEFAULT_LIMITS: LimitsConfig = {
+  maxTrackedTariffs: DEFAULT_MAX_TRACKED_TARIFFS,
+  reservedBudgetPercent: DEFAULT_RESERVED_BUDGET_PERCENT,
+  refreshTariffIntervalMs: DEFAULT_REFRESH_TARIFF_INTERVAL_MS,
+  refreshUpstreamPerMinute: DEFAULT_REFRESH_UPSTREAM_PER_MINUTE,
+  urlMissesPerMinute: DEFAULT_URL_MISSES_PER_MINUTE,
+  urlMaxValueBytes: DEFAULT_URL_MAX_VALUE_BYTES,
+};
+
 /**
  * The shared YAML config file (`RATEBUS_CONFIG`). Every section is optional and has safe defaults;
  * unknown keys are rejected so that typos fail at start.
@@ -138,6 +181,8 @@ export const RatebusConfigSchema = z.strictObject({
   notFoundTtlMs: ms(1_000).default(DEFAULT_NOT_FOUND_TTL_MS),
   /** TTL of the shared URL cache, ms. Default 30 min. */
   urlCacheTtlMs: ms(1_000).default(DEFAULT_URL_CACHE_TTL_MS),
+  /** Bounds on what pods can make the leader do. */
+  limits: LimitsConfigSchema.default(DEFAULT_LIMITS),
 });
 export type RatebusConfig = z.infer<typeof RatebusConfigSchema>;
 export type RatebusConfigInput = z.input<typeof RatebusConfigSchema>;

@@ -97,6 +97,10 @@ export const ReplyErrorCode = {
   NotLeader: 'NOT_LEADER',
   /** A URL outside the allow-list. */
   Forbidden: 'FORBIDDEN',
+  /** The leader already tracks as many tariffs as it may: a new one is not taken on (try again later). */
+  TooManyTariffs: 'TOO_MANY_TARIFFS',
+  /** The upstream answer is larger than the URL cache stores. */
+  TooLarge: 'TOO_LARGE',
   Internal: 'INTERNAL',
 } as const;
 export type ReplyErrorCode = (typeof ReplyErrorCode)[keyof typeof ReplyErrorCode];

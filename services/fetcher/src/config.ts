@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { type RatebusConfig, RatebusConfigSchema } from '@ratebus/schema';
+import { type LimitsConfig, type RatebusConfig, RatebusConfigSchema } from '@ratebus/schema';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type ConfigIssue } from './errors.js';
 
@@ -58,7 +58,24 @@ export const ENV_VARS = [
   'RATEBUS_REPLICAS',
   'LOG_LEVEL',
   'OCTOPUS_SIM_CLOCK',
+  'RATEBUS_MAX_TRACKED_TARIFFS',
+  'RATEBUS_RESERVED_BUDGET_PERCENT',
+  'RATEBUS_REFRESH_TARIFF_INTERVAL_MS',
+  'RATEBUS_REFRESH_UPSTREAM_PER_MINUTE',
+  'RATEBUS_URL_MISSES_PER_MINUTE',
+  'RATEBUS_URL_MAX_VALUE_BYTES',
 ] as const;
+
+/** Environment overrides of the file's `limits` section (validated by the same schema as the file). */
+export const LIMIT_ENV_VARS = {
+  RATEBUS_MAX_TRACKED_TARIFFS: 'maxTrackedTariffs',
+  RATEBUS_RESERVED_BUDGET_PERCENT: 'reservedBudgetPercent',
+  RATEBUS_REFRESH_TARIFF_INTERVAL_MS: 'refreshTariffIntervalMs',
+  RATEBUS_REFRESH_UPSTREAM_PER_MINUTE: 'refreshUpstreamPerMinute',
+  RATEBUS_URL_MISSES_PER_MINUTE: 'urlMissesPerMinute',
+  RATEBUS_URL_MAX_VALUE_BYTES: 'urlMaxValueBytes',
+} as const satisfies Partial<Record<(typeof ENV_VARS)[number], keyof LimitsConfig>>;
+type LimitEnvVar = keyof typeof LIMIT_ENV_VARS;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 /** Reads a file as UTF-8 text; throws when it cannot. */
@@ -80,6 +97,8 @@ interface ParsedEnv {
   RATEBUS_REPLICAS?: number;
   LOG_LEVEL?: LogLevel;
   OCTOPUS_SIM_CLOCK?: boolean;
+  /** Limits from the environment, by the file key they override. */
+  limits?: Partial<Record<keyof LimitsConfig, number>>;
 }
 
 function isNatsServer(s: string): boolean {
@@ -147,6 +166,12 @@ function parseEnv(env: Env, issues: ConfigIssue[]): ParsedEnv {
     if (['1', 'true', '0', 'false'].includes(simClock))
       out.OCTOPUS_SIM_CLOCK = simClock === '1' || simClock === 'true';
     else add('OCTOPUS_SIM_CLOCK', 'must be 1, true, 0 or false');
+  }
+
+  for (const [name, key] of Object.entries(LIMIT_ENV_VARS) as [LimitEnvVar, keyof LimitsConfig][]) {
+    // Ranges are the file schema's, checked after the merge.
+    const v = int(name, 0, Number.MAX_SAFE_INTEGER);
+    if (v !== undefined) out.limits = { ...out.limits, [key]: v };
   }
 
   // Conflicts: exactly one way to authenticate.
@@ -219,14 +244,28 @@ export function loadConfig(
       baseUrl,
     };
   }
+  // Limits from the environment override the file's, key by key.
+  if (e.limits !== undefined) {
+    const r = raw as Record<string, unknown>;
+    const limits = r.limits;
+    r.limits = {
+      ...(limits && typeof limits === 'object' && !Array.isArray(limits) ? limits : {}),
+      ...e.limits,
+    };
+  }
+  const envOf = (path: string): string | undefined => {
+    if (baseUrl !== undefined && path === 'upstream.baseUrl') return 'OCTOPUS_BASE_URL';
+    for (const [name, key] of Object.entries(LIMIT_ENV_VARS)) {
+      if (path === `limits.${key}` && e.limits?.[key] !== undefined) return name;
+    }
+    return undefined;
+  };
   const fileResult = RatebusConfigSchema.safeParse(raw);
   if (!fileResult.success) {
     for (const i of fileResult.error.issues) {
       const path = i.path.map(String).join('.');
-      const source =
-        baseUrl !== undefined && path === 'upstream.baseUrl'
-          ? 'env:OCTOPUS_BASE_URL'
-          : `file:${path || '(root)'}`;
+      const env = envOf(path);
+      const source = env !== undefined ? `env:${env}` : `file:${path || '(root)'}`;
       issues.push({ source, message: i.message });
     }
   }

@@ -26,6 +26,7 @@ export {
   ENV_VARS,
   type Env,
   type FetcherConfig,
+  LIMIT_ENV_VARS,
   LOG_LEVELS,
   type LogLevel,
   loadConfig,
@@ -64,7 +65,7 @@ export {
 export { VERSION } from './version.js';
 export { realClock, scaledClock } from './worker/clock.js';
 export { MARK_PAUSE_MS, meetsMarkGuard } from './worker/schedule-rules.js';
-export type { Buckets, Clock, Fence, WorkerDeps, WorkerMetrics } from './worker/types.js';
+export type { Buckets, Clock, Fence, RefusalReason, WorkerDeps, WorkerMetrics } from './worker/types.js';
 export { UpstreamRequestCounter } from './worker/upstream-counter.js';
 export {
   DEFAULT_CANARY_TIMEOUT_MS,

@@ -11,7 +11,7 @@ import {
   credsAuthenticator,
   type NatsConnection,
 } from '@nats-io/transport-node';
-import { DEFAULT_USER_AGENT, followSimulatorClock, OctopusClient } from '@ratebus/octopus';
+import { DEFAULT_USER_AGENT, followSimulatorClock, OctopusClient, RequestBudget } from '@ratebus/octopus';
 import { Liveness } from '@ratebus/service-kit';
 import { type Logger, pino } from 'pino';
 import { type FetcherBuckets, openBuckets } from './buckets.js';
@@ -199,10 +199,15 @@ async function main(): Promise<void> {
   });
 
   const upstreamCounter = new UpstreamRequestCounter();
+  const { requestsPerMinute } = config.ratebus.upstream;
   octopus = new OctopusClient({
     baseUrl: config.ratebus.upstream.baseUrl,
     timeoutMs: config.ratebus.upstream.timeoutMs,
-    requestsPerMinute: config.ratebus.upstream.requestsPerMinute,
+    // New tariffs (pods' fresh interest, refreshes, URL misses) never take the reserved share.
+    budget: new RequestBudget({
+      requests: requestsPerMinute,
+      reserved: Math.floor((requestsPerMinute * config.ratebus.limits.reservedBudgetPercent) / 100),
+    }),
     preferredPaymentMethod: config.ratebus.upstream.preferredPaymentMethod,
     userAgent: `${DEFAULT_USER_AGENT} fetcher/${config.fetcherId}`,
     logger: logger.child({ component: 'octopus' }),

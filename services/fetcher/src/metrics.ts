@@ -129,6 +129,12 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
     labelNames: ['outcome'] as const,
     registers,
   });
+  const refusals = new Counter({
+    name: 'ratebus_refusals_total',
+    help: 'Requests from pods the leader refused to turn into upstream work or storage, by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const tracked = new Gauge({
     name: 'ratebus_tracked_tariffs',
     help: 'Tariffs the leader keeps fresh (config and live interest).',
@@ -249,6 +255,7 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
     refreshRequest: (outcome) => refreshes.inc({ outcome }),
     urlCache: (outcome) => urlCache.inc({ outcome }),
     trackedTariffs: (n) => tracked.set(n),
+    refused: (reason) => refusals.inc({ reason }),
   };
 
   return {

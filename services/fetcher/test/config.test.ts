@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   DEFAULT_LEASE_DURATION_MS,
+  DEFAULT_LIMITS,
   DEFAULT_OCTOPUS_BASE_URL,
   DEFAULT_RENEW_DEADLINE_MS,
   DEFAULT_RETRY_PERIOD_MS,
@@ -150,6 +151,49 @@ describe('Fetcher config', () => {
       'file:tariffs.0.tariff',
     ]);
     for (const i of e.issues) assert.ok(e.message.includes(i.source), `message names ${i.source}`);
+  });
+
+  it('bounds what pods can make the leader do, with defaults, file values and environment overrides', () => {
+    assert.deepEqual(loadConfig({}, files({})).ratebus.limits, DEFAULT_LIMITS);
+    const yaml = 'limits: { maxTrackedTariffs: 40, urlMissesPerMinute: 5 }';
+    const c = loadConfig(
+      {
+        RATEBUS_CONFIG: '/r.yaml',
+        RATEBUS_MAX_TRACKED_TARIFFS: '25',
+        RATEBUS_RESERVED_BUDGET_PERCENT: '50',
+        RATEBUS_REFRESH_TARIFF_INTERVAL_MS: '120000',
+        RATEBUS_REFRESH_UPSTREAM_PER_MINUTE: '7',
+        RATEBUS_URL_MAX_VALUE_BYTES: '65536',
+      },
+      files({ '/r.yaml': yaml }),
+    );
+    assert.deepEqual(c.ratebus.limits, {
+      maxTrackedTariffs: 25,
+      reservedBudgetPercent: 50,
+      refreshTariffIntervalMs: 120_000,
+      refreshUpstreamPerMinute: 7,
+      urlMissesPerMinute: 5,
+      urlMaxValueBytes: 65_536,
+    });
+  });
+
+  it('names the variable or file key of every limit out of range', () => {
+    const e = configError(
+      {
+        RATEBUS_CONFIG: '/r.yaml',
+        RATEBUS_RESERVED_BUDGET_PERCENT: '95',
+        RATEBUS_URL_MISSES_PER_MINUTE: 'lots',
+        RATEBUS_URL_MAX_VALUE_BYTES: '10',
+      },
+      files({ '/r.yaml': 'limits: { refreshUpstreamPerMinute: 0, maxTrackedTariffs: -1 }' }),
+    );
+    assert.deepEqual(sources(e), [
+      'env:RATEBUS_RESERVED_BUDGET_PERCENT',
+      'env:RATEBUS_URL_MAX_VALUE_BYTES',
+      'env:RATEBUS_URL_MISSES_PER_MINUTE',
+      'file:limits.maxTrackedTariffs',
+      'file:limits.refreshUpstreamPerMinute',
+    ]);
   });
 
   it('reports an unreadable config file, invalid YAML and an unreadable creds file', () => {

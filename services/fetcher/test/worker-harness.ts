@@ -4,12 +4,13 @@
  */
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { OctopusClient, type OctopusClientOptions } from '@ratebus/octopus';
 import { type SimOptions, type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import {
   BUCKETS,
   decode,
+  ERROR_CODE_HEADER,
   LEASE_KEY,
   type RatebusConfig,
   type RatebusConfigInput,
@@ -28,6 +29,24 @@ import { FetcherWorker, type WorkerOptions } from '../src/worker/worker.js';
 export const AGILE = 'AGILE-24-10-01';
 export const agile = (region: string) => ({ product: AGILE, tariff: `E-1R-${AGILE}-${region}` });
 
+/** Body of a refresh request from `pod-1`. */
+export const refreshBody = (product: string, tariff: string, force = false) =>
+  JSON.stringify({ type: 'refresh-request', schemaVersion: 1, product, tariff, by: 'pod-1', force });
+
+/** Body of a pod's interest entry, renewed now. */
+export const interestBody = (product: string, tariff: string, by = 'pod-7') =>
+  JSON.stringify({
+    type: 'interest',
+    schemaVersion: 1,
+    product,
+    tariff,
+    renewedAt: new Date().toISOString(),
+    by,
+  });
+
+/** The `Ratebus-Error-Code` of a reply, null for a successful one. */
+export const errorCodeOf = (m: Msg) => m.headers?.get(ERROR_CODE_HEADER) ?? null;
+
 export const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 /** A fence for one term: `term` is a real lease create revision; `depose()` ends it; `expire()` fails the check. */
@@ -44,6 +63,10 @@ export class RecordingMetrics implements WorkerMetrics {
   readonly urlOutcomes: string[] = [];
   readonly canaries: string[] = [];
   readonly fetchOutcomes: string[] = [];
+  readonly refusals: string[] = [];
+  refused(reason: string): void {
+    this.refusals.push(reason);
+  }
   rejected(reason: string): void {
     this.rejectedReasons.push(reason);
   }
@@ -133,8 +156,12 @@ export async function makeFence(env: Env): Promise<TestFence> {
   };
 }
 
+/** A config for a test; refreshes may reach upstream back to back unless the test sets a spacing. */
 export function config(input: RatebusConfigInput = {}): RatebusConfig {
-  return RatebusConfigSchema.parse(input);
+  return RatebusConfigSchema.parse({
+    ...input,
+    limits: { refreshTariffIntervalMs: 0, ...input.limits },
+  });
 }
 
 export interface Started {

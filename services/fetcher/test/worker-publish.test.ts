@@ -16,18 +16,16 @@ import {
   type Env,
   makeFence,
   readDoc,
+  refreshBody,
   type Started,
   simCount,
   startEnv,
   startWorker,
 } from './worker-harness.js';
 
-const body = (product: string, tariff: string, force = false) =>
-  JSON.stringify({ type: 'refresh-request', schemaVersion: 1, product, tariff, by: 'pod-1', force });
-
 async function refresh(env: Env, region: string, force = false) {
   const { product, tariff } = agile(region);
-  const m = await env.nc.request(refreshSubject(product, tariff), body(product, tariff, force), {
+  const m = await env.nc.request(refreshSubject(product, tariff), refreshBody(product, tariff, force), {
     timeout: 20_000,
   });
   return { msg: m, code: m.headers?.get(ERROR_CODE_HEADER) ?? null };

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import type { Msg } from '@nats-io/transport-node';
 import {
   decode,
-  ERROR_CODE_HEADER,
   RatesDocumentSchema,
   rateKey,
   refreshSubject,
@@ -16,24 +14,15 @@ import {
   agile,
   config,
   type Env,
+  errorCodeOf,
+  interestBody,
   readDoc,
+  refreshBody,
   type Started,
   simCount,
   startEnv,
   startWorker,
 } from './worker-harness.js';
-
-const refreshBody = (product: string, tariff: string, force = false) =>
-  JSON.stringify({
-    type: 'refresh-request',
-    schemaVersion: 1,
-    product,
-    tariff,
-    by: 'pod-1',
-    ...(force ? { force } : {}),
-  });
-
-const errorCodeOf = (m: Msg) => m.headers?.get(ERROR_CODE_HEADER) ?? null;
 
 describe('FetcherWorker responders (refresh, URL cache, interest)', function () {
   this.timeout(60_000);
@@ -148,17 +137,7 @@ describe('FetcherWorker responders (refresh, URL cache, interest)', function () 
 
   it('fetches tariffs pods declare interest in and ignores invalid interest entries', async () => {
     const { product, tariff } = agile('F');
-    await env.buckets.interest.put(
-      rateKey(product, tariff),
-      JSON.stringify({
-        type: 'interest',
-        schemaVersion: 1,
-        product,
-        tariff,
-        renewedAt: new Date().toISOString(),
-        by: 'pod-7',
-      }),
-    );
+    await env.buckets.interest.put(rateKey(product, tariff), interestBody(product, tariff));
     const bad = agile('G');
     await env.buckets.interest.put(rateKey(bad.product, bad.tariff), '{"type":"interest","schemaVersion":1}');
     const held = await check(() => readDoc(env.buckets.rates, rateKey(product, tariff)), {

@@ -173,10 +173,17 @@ describe('worker rules', () => {
 
   describe('URL cache', () => {
     it('normalises allowed paths and refuses everything else', () => {
-      assert.equal(normaliseUrl('/v1/products?b=2&a=1&a=0'), '/v1/products/?a=0&a=1&b=2');
+      assert.equal(
+        normaliseUrl('/v1/products?page=2&is_variable=TRUE&brand=OCTOPUS_ENERGY'),
+        '/v1/products/?brand=OCTOPUS_ENERGY&is_variable=true&page=2',
+      );
       assert.equal(normaliseUrl('/v1/products/AGILE-24-10-01/'), '/v1/products/AGILE-24-10-01/');
       assert.equal(
-        normaliseUrl('/v1/industry/grid-supply-points/?postcode=SW1A1AA'),
+        normaliseUrl('/v1/products/AGILE-24-10-01?tariffs_active_at=2025-03-01T01%3A00%2B01%3A00'),
+        '/v1/products/AGILE-24-10-01/?tariffs_active_at=2025-03-01T00%3A00%3A00Z',
+      );
+      assert.equal(
+        normaliseUrl('/v1/industry/grid-supply-points/?postcode=sw1a%201aa'),
         '/v1/industry/grid-supply-points/?postcode=SW1A1AA',
       );
       for (const bad of [
@@ -186,6 +193,12 @@ describe('worker rules', () => {
         '/v1/products/../accounts/',
         '/v1/products/%2e%2e/',
         '//evil.example/v1/products/',
+        '/v1/products/?b=2&a=1',
+        '/v1/products/?available_at=yesterday',
+        '/v1/products/?page=21',
+        '/v1/products/?is_green=true&is_green=false',
+        '/v1/products/AGILE-24-10-01/?tariffs_active_at=2026-01-01T00:00:00Z&x=1',
+        '/v1/industry/grid-supply-points/?postcode=SW1A1AA&cachebust=1',
       ]) {
         assert.equal(normaliseUrl(bad), null, bad);
       }

@@ -481,6 +481,11 @@ export class Gateway implements AsyncDisposable {
     if (!r.ok) {
       this.metrics.urlCache.inc({ outcome: r.reason });
       this.log.warn({ path: canonicalPath, reason: r.reason }, 'shared URL cache could not answer');
+      if (r.status === 400) {
+        return json(400, {
+          detail: `The shared URL cache does not serve this URL: ${r.message ?? r.reason}.`,
+        });
+      }
       return r.status === 503
         ? json(
             503,

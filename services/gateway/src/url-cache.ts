@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import {
   decode,
   ERROR_CODE_HEADER,
+  ERROR_HEADER,
   ReplyErrorCode,
   SCHEMA_VERSION,
   SUBJECTS,
@@ -19,8 +20,13 @@ export type UrlCacheResult =
   | { readonly ok: true; readonly response: UrlResponse }
   | {
       readonly ok: false;
-      /** 503: try later (no leader, timeout, upstream down or throttled); 502: a broken answer. */
-      readonly status: 502 | 503;
+      /**
+       * 503: try later (no leader, timeout, upstream down or throttled); 400: a URL the shared cache does
+       * not serve (outside its allow-list); 502: a broken answer.
+       */
+      readonly status: 400 | 502 | 503;
+      /** The fetcher's explanation, when it gave one (`Ratebus-Error`). */
+      readonly message?: string;
       /** Stable reason for logs and metrics. */
       readonly reason: string;
     };
@@ -80,7 +86,9 @@ export class NatsUrlCache implements UrlCache {
     }
     const code = reply.headers?.get(ERROR_CODE_HEADER);
     if (code) {
-      return { ok: false, status: RETRY_LATER.has(code) ? 503 : 502, reason: code.toLowerCase() };
+      const status = RETRY_LATER.has(code) ? 503 : code === ReplyErrorCode.Forbidden ? 400 : 502;
+      const message = reply.headers?.get(ERROR_HEADER);
+      return { ok: false, status, reason: code.toLowerCase(), ...(message ? { message } : {}) };
     }
     const decoded = decode(UrlResponseSchema, 'UrlResponse', reply.data);
     if (!decoded.ok) return { ok: false, status: 502, reason: 'invalid-reply' };

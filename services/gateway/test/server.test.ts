@@ -250,6 +250,10 @@ describe('Gateway HTTP', () => {
     const bad = await fetch(`${gw.url}/v1/products/`);
     assert.equal(bad.status, 502);
     await bad.arrayBuffer();
+    urlResult = { ok: false, status: 400, reason: 'forbidden', message: 'query parameter not allowed' };
+    const refused = await fetch(`${gw.url}/v1/products/?cachebust=1`);
+    assert.equal(refused.status, 400);
+    assert.match(((await refused.json()) as { detail: string }).detail, /query parameter not allowed/);
   });
 
   it('liveness ignores NATS and fails only when wedged; readiness needs the snapshot and NATS', async () => {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import {
   createMetrics,
   ENV_VARS as FETCHER_ENV_VARS,
+  LIMIT_ENV_VARS,
   loadConfig as loadFetcherConfig,
   startHttpServer,
 } from '@ratebus/fetcher';
@@ -29,6 +30,9 @@ const LEFT_DEFAULT: Record<'fetcher' | 'gateway', Record<string, string>> = {
     NATS_CREDS: 'user and password from the Secret instead',
     NATS_TOKEN: 'user and password from the Secret instead',
     OCTOPUS_SIM_CLOCK: 'demos and benchmarks only',
+    ...Object.fromEntries(
+      Object.keys(LIMIT_ENV_VARS).map((v) => [v, "the limits come from the ConfigMap's file"]),
+    ),
   },
   gateway: {
     NATS_CREDS: 'user and password from the Secret instead',

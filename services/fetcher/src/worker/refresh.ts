@@ -1,5 +1,13 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decode, parseTariffSubject, RefreshRequestSchema, SUBJECTS, type TariffRef } from '@ratebus/schema';
+import { RequestBudget } from '@ratebus/octopus';
+import {
+  decode,
+  parseTariffSubject,
+  RefreshRequestSchema,
+  rateKey,
+  SUBJECTS,
+  type TariffRef,
+} from '@ratebus/schema';
 import type { Logger } from 'pino';
 import type { Publisher } from './publisher.js';
 import { replyCodeOf, replyError } from './reply.js';
@@ -20,19 +28,47 @@ export interface RefreshResponderOptions {
   metrics: WorkerMetrics;
   /** A `force` refresh within this long of the last check is answered from the held document, clock ms. */
   minForceIntervalMs: number;
+  /** Shortest spacing of refresh-driven upstream fetches of one tariff, clock ms. */
+  tariffIntervalMs: number;
+  /** Refresh-driven upstream fetches per minute, all tariffs together. */
+  upstreamPerMinute: number;
 }
 
 /**
  * Answers `ratebus.refresh.{product}.{tariff}`: the held document, or one fetched on demand (coalesced per
- * tariff). A tariff asked for becomes tracked; a remembered NOT_FOUND is answered without asking upstream.
+ * tariff). A tariff asked for becomes tracked (within the tracked-tariff cap); a remembered NOT_FOUND is
+ * answered without asking upstream. Requests reach upstream at most once per `tariffIntervalMs` per tariff
+ * and `upstreamPerMinute` in all; beyond that a held document answers, else THROTTLED — each counted.
  */
 export class RefreshResponder {
   readonly #o: RefreshResponderOptions;
   readonly #handling = new Set<Promise<void>>();
+  /** Refresh-driven upstream fetches, all tariffs: a budget nobody waits for. */
+  readonly #overall: RequestBudget;
+  /** When each tariff was last fetched for a refresh, clock ms (pruned as entries age out). */
+  readonly #lastFetchAt = new Map<string, number>();
   #sub: Subscription | null = null;
 
   constructor(opts: RefreshResponderOptions) {
     this.#o = opts;
+    this.#overall = new RequestBudget(opts.upstreamPerMinute);
+  }
+
+  /** Which limit, if any, forbids a refresh-driven upstream fetch of `ref` now; takes a token when none does. */
+  #limit(ref: TariffRef): 'refresh-tariff-rate' | 'refresh-rate' | null {
+    const now = this.#o.clock.now();
+    const key = rateKey(ref.product, ref.tariff);
+    const last = this.#lastFetchAt.get(key);
+    if (last !== undefined && now - last >= 0 && now - last < this.#o.tariffIntervalMs) {
+      return 'refresh-tariff-rate';
+    }
+    if (!this.#overall.tryAcquire('high')) return 'refresh-rate';
+    if (this.#lastFetchAt.size > 1_000) {
+      for (const [k, t] of this.#lastFetchAt)
+        if (now - t >= this.#o.tariffIntervalMs) this.#lastFetchAt.delete(k);
+    }
+    this.#lastFetchAt.set(key, now);
+    return null;
   }
 
   /** Subscribes (queue group) for the term. */
@@ -79,7 +115,15 @@ export class RefreshResponder {
         replyError(msg, 'NOT_FOUND', `${ref.tariff} of ${ref.product} does not exist upstream`);
         return;
       }
-      tracking.request(ref);
+      if (!tracking.request(ref)) {
+        metrics.refreshRequest?.('refused');
+        replyError(
+          msg,
+          'TOO_MANY_TARIFFS',
+          `the leader tracks as many tariffs as it may; ${ref.tariff} is not taken on now`,
+        );
+        return;
+      }
       const held = publisher.held(ref);
       const checkedAt = publisher.lastCheckedAt(ref);
       const since = checkedAt === undefined ? Number.POSITIVE_INFINITY : clock.now() - checkedAt;
@@ -87,6 +131,25 @@ export class RefreshResponder {
       if (held && (!body.value.force || recent)) {
         metrics.refreshRequest?.('hit');
         msg.respond(held.bytes);
+        return;
+      }
+      // A fetch in flight is joined: it costs nothing more upstream.
+      const limited = publisher.busy(ref) ? null : this.#limit(ref);
+      if (limited !== null) {
+        metrics.refused?.(limited);
+        if (held) {
+          metrics.refreshRequest?.('hit');
+          msg.respond(held.bytes);
+          return;
+        }
+        metrics.refreshRequest?.('refused');
+        replyError(
+          msg,
+          'THROTTLED',
+          limited === 'refresh-rate'
+            ? 'too many refresh requests reach upstream; try again in a minute'
+            : `${ref.tariff} was fetched for a refresh moments ago; try again later`,
+        );
         return;
       }
       const o = await scheduler.fetch(ref, 'refresh');

@@ -90,9 +90,12 @@ export interface PublicationWindow {
  * have no daily publication.
  */
 export function publicationWindow(product: string, now: number): PublicationWindow | null {
+  const kind = publicationKind(product);
+  // Checked before any calendar arithmetic: most products have no publication, and there may be thousands.
+  if (kind === null) return null;
   const minute = ukMinuteOfDay(now);
   const day = ukDateString(ukDate(now));
-  if (product.startsWith('AGILE')) {
+  if (kind === 'agile') {
     return {
       day,
       open: minute >= 16 * 60 && minute < 20 * 60,
@@ -100,13 +103,17 @@ export function publicationWindow(product: string, now: number): PublicationWind
       opensAt: ukWallTime(ukDate(now), 16, 0),
     };
   }
-  if (product.startsWith('SILVER')) {
-    return {
-      day,
-      open: minute >= 11 * 60 && minute < 13 * 60,
-      target: ukMidnight(now, 2),
-      opensAt: ukWallTime(ukDate(now), 11, 0),
-    };
-  }
+  return {
+    day,
+    open: minute >= 11 * 60 && minute < 13 * 60,
+    target: ukMidnight(now, 2),
+    opensAt: ukWallTime(ukDate(now), 11, 0),
+  };
+}
+
+/** The daily publication a product follows: Agile, Tracker, or none. */
+export function publicationKind(product: string): 'agile' | 'tracker' | null {
+  if (product.startsWith('AGILE')) return 'agile';
+  if (product.startsWith('SILVER')) return 'tracker';
   return null;
 }

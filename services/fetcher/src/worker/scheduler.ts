@@ -1,13 +1,26 @@
-import type { OctopusClient } from '@ratebus/octopus';
+import { type BudgetPriority, type OctopusClient, withBudgetPriority } from '@ratebus/octopus';
 import { rateKey, type TariffRef } from '@ratebus/schema';
 import type { Logger } from 'pino';
 import { errorCode, type FetchOutcome, type FetchReason, type Publisher } from './publisher.js';
-import { failureDelayMs, nearMark, nextRoutine, offMarks, publicationWindow } from './schedule-rules.js';
-import type { Tracking, TrackSource } from './tracking.js';
+import {
+  failureDelayMs,
+  nearMark,
+  nextRoutine,
+  offMarks,
+  type PublicationWindow,
+  publicationKind,
+  publicationWindow,
+} from './schedule-rules.js';
+import { pause, type Tracking, type TrackSource } from './tracking.js';
 import type { Clock, Fence, WorkerMetrics } from './types.js';
 
 /** Longest single sleep of the loop, clock ms: publication windows open by the clock, not by events. */
 const MAX_SLEEP_MS = 60_000;
+/**
+ * Real time the loop lets wake-ups gather before it runs again, ms: a burst of interest entries (one wake
+ * each) costs one pass over the tracked set instead of one per entry.
+ */
+const WAKE_SETTLE_MS = 20;
 
 export interface SchedulerOptions {
   publisher: Publisher;
@@ -47,7 +60,14 @@ interface TariffState {
   nextAt: number;
   reason: FetchReason;
   failures: number;
+  sources: readonly TrackSource[];
 }
+
+/**
+ * Who goes first when not everything fits: 0 configured, 1 held (a document is kept for it: pods have relied
+ * on it for at least one successful fetch), 2 new (interest or a refresh for a tariff never fetched).
+ */
+type Rank = 0 | 1 | 2;
 
 interface ProductState {
   /** UK date whose publication was seen (or fetched): no more canaries that day. */
@@ -87,13 +107,23 @@ export class Scheduler {
     this.#wake.abort();
   }
 
+  #rank(ref: TariffRef, sources?: readonly TrackSource[]): Rank {
+    if (sources ? sources.includes('config') : this.#o.tracking.isConfigured(ref)) return 0;
+    return this.#o.publisher.held(ref) ? 1 : 2;
+  }
+
+  /** Budget priority of a tariff's upstream requests: new tariffs never take the reserved share. */
+  #priority(ref: TariffRef): BudgetPriority {
+    return this.#rank(ref) < 2 ? 'high' : 'low';
+  }
+
   /** Runs (or joins) a fetch now and updates the tariff's schedule from the outcome. Never rejects. */
   fetch(ref: TariffRef, reason: FetchReason): Promise<FetchOutcome> {
     const { publisher } = this.#o;
     if (publisher.busy(ref)) return publisher.run(ref, reason);
     this.counts.fetches[reason]++;
     const startedAt = this.#o.clock.now();
-    return publisher.run(ref, reason).then((o) => {
+    return withBudgetPriority(this.#priority(ref), () => publisher.run(ref, reason)).then((o) => {
       this.#settle(ref, o, startedAt);
       return o;
     });
@@ -104,7 +134,7 @@ export class Scheduler {
     const { clock, cadenceMs, jitterMs, maxBackoffMs, random, publisher } = this.#o;
     const key = rateKey(ref.product, ref.tariff);
     const now = clock.now();
-    const st = this.#tariffs.get(key) ?? { ref, nextAt: now, reason: 'routine', failures: 0 };
+    const st = this.#tariffs.get(key) ?? { ref, nextAt: now, reason: 'routine', failures: 0, sources: [] };
     this.#tariffs.set(key, st);
     st.reason = 'routine';
     if (o.kind === 'changed' || o.kind === 'unchanged') {
@@ -132,7 +162,9 @@ export class Scheduler {
     const seen = new Set<string>();
     for (const t of this.#o.tracking.list()) {
       seen.add(t.key);
-      if (!this.#tariffs.has(t.key)) {
+      const known = this.#tariffs.get(t.key);
+      if (known) known.sources = t.sources;
+      else {
         // A tariff with a held document is not new: check it at a random point within the cadence.
         const held = this.#o.publisher.held(t.ref);
         const at = held ? now + Math.floor(this.#o.random() * this.#o.jitterMs) : now;
@@ -141,6 +173,7 @@ export class Scheduler {
           nextAt: offMarks(at, false),
           reason: firstReason(t.sources),
           failures: 0,
+          sources: t.sources,
         });
       }
     }
@@ -156,8 +189,16 @@ export class Scheduler {
       if (list) list.push(st);
       else byProduct.set(st.ref.product, [st]);
     }
+    // Windows depend on the kind of product only: computed once per kind, however many products there are.
+    const windows = new Map<string, PublicationWindow | null>();
     for (const [product, states] of byProduct) {
-      const win = publicationWindow(product, now);
+      const kind = publicationKind(product);
+      if (kind === null) continue;
+      let win = windows.get(kind);
+      if (win === undefined) {
+        win = publicationWindow(product, now);
+        windows.set(kind, win);
+      }
       if (!win?.open) continue;
       const ps = this.#products.get(product) ?? { doneDay: null, nextCanaryAt: now, canaryInFlight: false };
       this.#products.set(product, ps);
@@ -245,16 +286,26 @@ export class Scheduler {
         const now = clock.now();
         this.#sync(now);
         let next = Math.min(now + MAX_SLEEP_MS, this.#startCanaries(now, signal));
-        const due = [...this.#tariffs.values()]
-          .filter((s) => !publisher.busy(s.ref))
-          .sort((a, b) => a.nextAt - b.nextAt);
-        let running = [...this.#tariffs.values()].filter((s) => publisher.busy(s.ref)).length;
-        for (const st of due) {
+        // Configured first, then held, then new; within a rank the longest overdue first. New tariffs never
+        // fill every slot: a flood of interest must not hold back a configured tariff's turn.
+        const ranked = [...this.#tariffs.values()].map((st) => ({
+          st,
+          rank: this.#rank(st.ref, st.sources),
+        }));
+        const due = ranked
+          .filter(({ st }) => !publisher.busy(st.ref))
+          .sort((a, b) => a.rank - b.rank || a.st.nextAt - b.st.nextAt);
+        const busy = ranked.filter(({ st }) => publisher.busy(st.ref));
+        let running = busy.length;
+        let runningNew = busy.filter(({ rank }) => rank === 2).length;
+        const maxNew = Math.max(1, maxConcurrentFetches - 1);
+        for (const { st, rank } of due) {
           if (st.nextAt > now) {
             next = Math.min(next, st.nextAt);
-            break;
+            continue;
           }
           if (running >= maxConcurrentFetches) break;
+          if (rank === 2 && runningNew >= maxNew) continue;
           if (nearMark(now)) {
             // Late by a timer or a wake-up: the rule "never on :00/:30" still holds.
             st.nextAt = offMarks(now, false);
@@ -262,15 +313,18 @@ export class Scheduler {
             continue;
           }
           running++;
+          if (rank === 2) runningNew++;
           void this.fetch(st.ref, st.reason).catch((err: unknown) =>
             logger.error({ err }, 'fetch run failed'),
           );
         }
         const wake = this.#wake;
-        if (wake.signal.aborted) this.#wake = new AbortController();
-        else
+        if (!wake.signal.aborted)
           await sleepQuietly(clock, Math.max(0, next - clock.now()), AbortSignal.any([signal, wake.signal]));
-        if (this.#wake.signal.aborted) this.#wake = new AbortController();
+        if (this.#wake.signal.aborted) {
+          await pause(WAKE_SETTLE_MS, signal);
+          this.#wake = new AbortController();
+        }
       } catch (err) {
         logger.error({ err }, 'schedule loop error');
         await sleepQuietly(clock, 1_000, signal);

@@ -17,13 +17,17 @@ export interface TrackingOptions {
   requestedTtlMs: number;
   /** Relist cadence of the interest bucket (TTL expiry sends no event on nats-server 2.9), real ms. */
   relistIntervalMs: number;
+  /** Most tariffs tracked beyond the configured ones (interest ∪ requested); more are refused and counted. */
+  maxTracked: number;
   /** Called whenever the tracked set changes. */
   onChange: () => void;
 }
 
 /**
  * The tariffs to keep fresh: config ∪ live interest ∪ recently requested. Interest comes from a watch on
- * `ratebus-interest` plus a periodic relist; invalid entries are ignored and counted.
+ * `ratebus-interest` plus a periodic relist; invalid entries are ignored and counted. At most `maxTracked`
+ * tariffs beyond the configured ones are taken on (first come, first served): every tracked tariff costs
+ * upstream requests each cadence, so a pod writing thousands of valid codes must not multiply that cost.
  */
 export class Tracking {
   readonly #o: TrackingOptions;
@@ -32,8 +36,14 @@ export class Tracking {
   readonly #requested = new Map<string, { ref: TariffRef; until: number }>();
   /** Keys whose current value was invalid: not re-read by every relist (the watch reports a new value). */
   readonly #invalidKeys = new Set<string>();
+  /** Tracked keys that are not configured (interest ∪ requested): what `maxTracked` bounds. */
+  readonly #extra = new Set<string>();
+  /** Interest keys refused by the cap: re-read by a relist only when there is room again. */
+  readonly #refusedKeys = new Set<string>();
   /** Interest entries rejected as invalid since start. */
   invalidInterest = 0;
+  /** Interest entries and refresh requests refused by the cap since start. */
+  refused = 0;
   #lastCount = -1;
 
   constructor(opts: TrackingOptions) {
@@ -44,7 +54,11 @@ export class Tracking {
   /** Every tracked tariff, each once, with its sources. */
   list(): { key: string; ref: TariffRef; sources: TrackSource[] }[] {
     const now = this.#o.clock.now();
-    for (const [k, r] of this.#requested) if (r.until <= now) this.#requested.delete(k);
+    for (const [k, r] of this.#requested) {
+      if (r.until > now) continue;
+      this.#requested.delete(k);
+      this.#release(k);
+    }
     const out = new Map<string, { key: string; ref: TariffRef; sources: TrackSource[] }>();
     const add = (key: string, ref: TariffRef, s: TrackSource) => {
       const e = out.get(key);
@@ -61,12 +75,52 @@ export class Tracking {
     return [...out.values()];
   }
 
-  /** A refresh asked for this tariff: track it as if a pod had declared interest. */
-  request(ref: TariffRef): void {
+  /** True when the tariff is tracked now (configured, interest or requested). */
+  has(ref: TariffRef): boolean {
     const key = rateKey(ref.product, ref.tariff);
-    const isNew = !this.#requested.has(key) && !this.#interest.has(key) && !this.#configured.has(key);
+    return this.#configured.has(key) || this.#extra.has(key);
+  }
+
+  /** True when the tariff is configured. */
+  isConfigured(ref: TariffRef): boolean {
+    return this.#configured.has(rateKey(ref.product, ref.tariff));
+  }
+
+  /**
+   * A refresh asked for this tariff: track it as if a pod had declared interest. Returns false (and counts
+   * a refusal) when the tariff is new and the cap is reached.
+   */
+  request(ref: TariffRef): boolean {
+    const key = rateKey(ref.product, ref.tariff);
+    const isNew = !this.#configured.has(key) && !this.#extra.has(key);
+    if (!this.#admit(key)) return false;
     this.#requested.set(key, { ref, until: this.#o.clock.now() + this.#o.requestedTtlMs });
     if (isNew) this.#o.onChange();
+    return true;
+  }
+
+  /** Takes a key on (or finds it tracked already); false, counted, when the cap is reached. */
+  #admit(key: string): boolean {
+    if (this.#configured.has(key) || this.#extra.has(key)) return true;
+    if (this.#extra.size < this.#o.maxTracked) {
+      this.#extra.add(key);
+      return true;
+    }
+    this.refused++;
+    this.#o.metrics.refused?.('tracked-limit');
+    // One warning per hundred refusals: a flood must not flood the log too.
+    if (this.refused % 100 === 1) {
+      this.#o.logger.warn(
+        { key: key.slice(0, 140), maxTracked: this.#o.maxTracked, refused: this.refused },
+        'tracked-tariff cap reached; refusing a new tariff',
+      );
+    }
+    return false;
+  }
+
+  /** Forgets a key from the capped set once neither interest nor a request holds it. */
+  #release(key: string): void {
+    if (!this.#interest.has(key) && !this.#requested.has(key)) this.#extra.delete(key);
   }
 
   /** Watches and relists interest until `signal` aborts. Never rejects. */
@@ -77,7 +131,12 @@ export class Tracking {
   /** Applies one interest entry; returns true when the tracked set changed. */
   #apply(e: KvEntry): boolean {
     this.#invalidKeys.delete(e.key);
-    if (e.operation !== 'PUT') return this.#interest.delete(e.key);
+    this.#refusedKeys.delete(e.key);
+    if (e.operation !== 'PUT') {
+      const had = this.#interest.delete(e.key);
+      this.#release(e.key);
+      return had;
+    }
     let ref: TariffRef;
     try {
       ref = parseRateKey(e.key);
@@ -89,8 +148,14 @@ export class Tracking {
     if (d.value.product !== ref.product || d.value.tariff !== ref.tariff)
       return this.#invalid(e.key, 'key mismatch');
     if (this.#interest.has(e.key)) return false;
+    const known = this.#extra.has(e.key);
+    if (!this.#admit(e.key)) {
+      this.#refusedKeys.add(e.key);
+      return false;
+    }
     this.#interest.set(e.key, ref);
-    return true;
+    // A tariff a refresh request already tracks does not change the tracked set.
+    return !known;
   }
 
   #invalid(key: string, why: string): false {
@@ -138,11 +203,16 @@ export class Tracking {
     for await (const k of await this.#o.interest.keys()) live.add(k);
     let changed = false;
     for (const k of [...this.#invalidKeys]) if (!live.has(k)) this.#invalidKeys.delete(k);
+    for (const k of [...this.#refusedKeys]) if (!live.has(k)) this.#refusedKeys.delete(k);
     for (const k of [...this.#interest.keys()]) {
-      if (!live.has(k)) changed = this.#interest.delete(k) || changed;
+      if (live.has(k)) continue;
+      changed = this.#interest.delete(k) || changed;
+      this.#release(k);
     }
     for (const k of live) {
       if (this.#interest.has(k) || this.#invalidKeys.has(k)) continue;
+      // A refused key is read again only when there is room: a flood costs no reads per relist.
+      if (this.#refusedKeys.has(k) && this.#extra.size >= this.#o.maxTracked) continue;
       const e = await this.#o.interest.get(k);
       if (e) changed = this.#apply(e) || changed;
     }

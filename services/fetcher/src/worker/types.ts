@@ -25,6 +25,16 @@ export interface Clock {
   now(): number; // epoch ms (possibly simulated)
   sleep(ms: number, signal: AbortSignal): Promise<void>; // ms of clock time; rejects/returns early on abort
 }
+/** Why the leader refused what a pod asked (the `reason` label of `ratebus_refusals_total`). */
+export type RefusalReason =
+  | 'tracked-limit' // a new tariff beyond limits.maxTrackedTariffs
+  | 'refresh-tariff-rate' // a refresh that would fetch one tariff again within limits.refreshTariffIntervalMs
+  | 'refresh-rate' // a refresh beyond limits.refreshUpstreamPerMinute
+  | 'url-form' // a URL path outside the allow-list
+  | 'url-query' // a query parameter or value outside the allow-list
+  | 'url-rate' // a URL cache miss beyond limits.urlMissesPerMinute
+  | 'url-too-large'; // an upstream answer larger than limits.urlMaxValueBytes
+
 export interface WorkerMetrics {
   fetchStarted?(
     product: string,
@@ -35,9 +45,10 @@ export interface WorkerMetrics {
   published?(product: string, tariff: string): void;
   rejected?(reason: string): void; // empty | partial | non-contiguous | shrinking | invalid
   canary?(product: string, outcome: 'new-day' | 'not-yet' | 'failed'): void;
-  refreshRequest?(outcome: 'hit' | 'fetched' | 'not-found' | 'error' | 'bad-request'): void;
-  urlCache?(outcome: 'hit' | 'miss' | 'forbidden' | 'error'): void;
+  refreshRequest?(outcome: 'hit' | 'fetched' | 'not-found' | 'error' | 'bad-request' | 'refused'): void;
+  urlCache?(outcome: 'hit' | 'miss' | 'forbidden' | 'refused' | 'error'): void;
   trackedTariffs?(n: number): void;
+  refused?(reason: RefusalReason): void;
 }
 export interface WorkerDeps {
   nc: NatsConnection;

@@ -49,6 +49,8 @@ export interface WorkerStats {
   urlFetches: number;
   /** Interest entries ignored as invalid. */
   invalidInterest: number;
+  /** Interest entries and refresh requests refused by the tracked-tariff cap. */
+  refusedTariffs: number;
   /** Upstream HTTP requests counted by `upstreamRequests` since the worker was created (when wired). */
   upstreamRequests: number | null;
 }
@@ -80,6 +82,7 @@ export class FetcherWorker {
       canaries: 0,
       urlFetches: 0,
       invalidInterest: 0,
+      refusedTariffs: 0,
       upstreamRequests: opts.upstreamRequests?.total ?? null,
     });
   }
@@ -162,6 +165,7 @@ export class FetcherWorker {
         metrics,
         requestedTtlMs: config.interest.ttlMs,
         relistIntervalMs: o.relistIntervalMs ?? DEFAULT_RELIST_INTERVAL_MS,
+        maxTracked: config.limits.maxTrackedTariffs,
         onChange: () => scheduler?.wake(),
       });
       scheduler = new Scheduler({
@@ -192,6 +196,8 @@ export class FetcherWorker {
         logger,
         metrics,
         minForceIntervalMs: o.minForceIntervalMs ?? DEFAULT_MIN_FORCE_INTERVAL_MS,
+        tariffIntervalMs: config.limits.refreshTariffIntervalMs,
+        upstreamPerMinute: config.limits.refreshUpstreamPerMinute,
       });
       const urls = new UrlCacheResponder({
         nc,
@@ -202,6 +208,8 @@ export class FetcherWorker {
         logger,
         metrics,
         fetchTimeoutMs: o.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
+        missesPerMinute: config.limits.urlMissesPerMinute,
+        maxValueBytes: config.limits.urlMaxValueBytes,
       });
       const sched = scheduler;
       this.#stats = () => ({
@@ -210,6 +218,7 @@ export class FetcherWorker {
         canaries: sched.counts.canaries,
         urlFetches: urls.fetches,
         invalidInterest: tracking.invalidInterest,
+        refusedTariffs: tracking.refused,
         upstreamRequests: o.upstreamRequests?.total ?? null,
       });
 
