@@ -11,7 +11,13 @@ import {
   unitRateRows,
 } from '@ratebus/schema';
 import { connectionOptions } from './connection.js';
-import { ClientClosedError, EnsureTimeoutError, InvalidOptionsError, NoFetcherError } from './errors.js';
+import {
+  ClientClosedError,
+  EnsureTimeoutError,
+  InvalidOptionsError,
+  NoFetcherError,
+  NotFoundError,
+} from './errors.js';
 import {
   type ClientHooks,
   LAST_RESORT_OUTCOMES,
@@ -302,6 +308,7 @@ export class RateClient implements AsyncDisposable {
           await this.waitFor(key, Math.min(left(), 250));
           continue;
         }
+        if (e instanceof NotFoundError && !this.keeper.view(key)) this.sync.unfollow(key);
         throw e;
       }
     }

@@ -211,6 +211,15 @@ export class BusSync {
     await f?.follow(key, ref);
   }
 
+  /**
+   * Stops following a tariff that does not exist upstream (`sync: 'tariffs'`): a code asked once must not
+   * cost a subscription and polls for the life of the client.
+   */
+  unfollow(key: string): void {
+    this.wanted.delete(key);
+    this.follower?.unfollow(key);
+  }
+
   /** Reads a key of both buckets now (after a refresh reply, or for the last resort). */
   async fetch(key: string): Promise<void> {
     if (this.follower) return this.follower.readBoth(key);

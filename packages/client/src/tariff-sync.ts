@@ -124,6 +124,14 @@ export class TariffFollower {
     return read;
   }
 
+  /** Stops following a tariff (its pushes, polls and catch-ups); what is held of it stays. */
+  unfollow(key: string): void {
+    const f = this.followed.get(key);
+    if (!f) return;
+    f.sub?.unsubscribe();
+    this.followed.delete(key);
+  }
+
   /** Reads both keys of a followed (or any) tariff now. Never rejects. */
   async readBoth(key: string): Promise<void> {
     await Promise.all([this.pullQuietly('rates', key), this.pullQuietly('checks', key)]);

@@ -77,13 +77,13 @@ export class GatewayMetrics {
       'ratebus_gateway_served_total',
       'Rates responses served from the local copy, by freshness of that copy.',
       'freshness',
-      (t) => t.served,
+      (t) => t.servedBy,
     );
     fromTally(
       'ratebus_gateway_rates_pages_total',
       'Rates answers by how they were made: hit (bytes reused), miss (computed from the document), not-modified (304 to If-None-Match).',
       'outcome',
-      (t) => t.pages,
+      (t) => t.pagesBy,
     );
     this.ensures = new Counter({
       name: 'ratebus_gateway_ensure_total',

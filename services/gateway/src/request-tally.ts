@@ -1,3 +1,8 @@
+import type { Freshness } from './source.js';
+
+/** How a rates answer was made. */
+export type PageOutcome = 'hit' | 'miss' | 'not-modified';
+
 /** Upper bounds of the request latency histogram, s. */
 export const LATENCY_BUCKETS_S = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -18,8 +23,10 @@ export interface RouteTally {
  */
 export class RequestTally {
   readonly routes = new Map<string, RouteTally>();
-  readonly served = new Map<string, number>();
-  readonly pages = new Map<string, number>();
+  /** Rates answers by the freshness of the copy served. */
+  readonly servedBy = new Map<Freshness, number>();
+  /** Rates answers by how they were made. */
+  readonly pagesBy = new Map<PageOutcome, number>();
 
   /** One answered request. */
   request(route: string, status: number, seconds: number): void {
@@ -36,8 +43,13 @@ export class RequestTally {
     t.count += 1;
   }
 
-  /** Adds one to `label` of a counter map. */
-  static bump(m: Map<string, number>, label: string): void {
-    m.set(label, (m.get(label) ?? 0) + 1);
+  /** One rates answer served from a copy of this freshness. */
+  served(freshness: Freshness): void {
+    this.servedBy.set(freshness, (this.servedBy.get(freshness) ?? 0) + 1);
+  }
+
+  /** One rates answer: bytes reused (hit), computed (miss), or a 304. */
+  page(outcome: PageOutcome): void {
+    this.pagesBy.set(outcome, (this.pagesBy.get(outcome) ?? 0) + 1);
   }
 }

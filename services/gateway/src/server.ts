@@ -8,7 +8,6 @@ import { noneMatch, PageCache } from './page-cache.js';
 import { parseQuery } from './querystring.js';
 import { answerRates, type JsonAnswer } from './rates-page.js';
 import { ERROR_BODIES } from './rates-query.js';
-import { RequestTally } from './request-tally.js';
 import { matchRoute, noSuchTariffBody, type Route } from './routes.js';
 import { classifyEnsureError, type HeldRates, type RateSource } from './source.js';
 import type { UrlCache } from './url-cache.js';
@@ -224,10 +223,10 @@ export class Gateway implements AsyncDisposable {
     }
     const reply = this.dispatch(route, rawQuery, req);
     if (reply instanceof Promise) {
-      reply.then(
-        (r) => this.send(req, res, route, rawPath, r, started),
-        (e: unknown) => this.failed(res, e),
-      );
+      // A throw in send() (a header Node refuses) must end in failed() too, never as an unhandled rejection.
+      reply
+        .then((r) => this.send(req, res, route, rawPath, r, started))
+        .catch((e: unknown) => this.failed(res, e));
     } else {
       this.send(req, res, route, rawPath, reply, started);
     }
@@ -354,15 +353,15 @@ export class Gateway implements AsyncDisposable {
     if (known !== undefined) return known;
     const held = this.opts.source.get(route.product, route.tariff);
     if (held === undefined) return undefined;
-    const reading: Reading = {
-      held,
-      key: `${route.product}.${route.tariff}`,
-      pagePrefix: `${route.product}.${route.tariff}\n${route.charge}\n`,
-      headers: this.freshnessHeaders(held),
-    };
+    const reading = this.readingOf(route, held);
     if (this.heldThisTurn.size === 0) setImmediate(() => this.heldThisTurn.clear());
     this.heldThisTurn.set(route, reading);
     return reading;
+  }
+
+  private readingOf(route: Extract<Route, { kind: 'rates' }>, held: HeldRates): Reading {
+    const key = `${route.product}.${route.tariff}`;
+    return { held, key, pagePrefix: `${key}\n${route.charge}\n`, headers: this.freshnessHeaders(held) };
   }
 
   /** A tariff not held yet: declare interest, wait (bounded) for its first document, then answer. */
@@ -388,26 +387,10 @@ export class Gateway implements AsyncDisposable {
         'tariff not available',
       );
       if (failure === 'not-found') return json(404, noSuchTariffBody(route.fuel));
-      const retry = failure === 'no-fetcher' ? RETRY_AFTER_NO_FETCHER_S : RETRY_AFTER_S;
-      return json(
-        503,
-        { detail: 'Rates for this tariff are not available yet. Try again shortly.' },
-        { 'retry-after': String(retry) },
-      );
+      return notYet(failure === 'no-fetcher' ? RETRY_AFTER_NO_FETCHER_S : RETRY_AFTER_S);
     }
-    if (!held) {
-      return json(
-        503,
-        { detail: 'Rates for this tariff are not available yet. Try again shortly.' },
-        { 'retry-after': String(RETRY_AFTER_S) },
-      );
-    }
-    return this.ratesAnswer(
-      route,
-      { held, key, pagePrefix: `${key}\n${route.charge}\n`, headers: this.freshnessHeaders(held) },
-      rawQuery,
-      req,
-    );
+    if (!held) return notYet(RETRY_AFTER_S);
+    return this.ratesAnswer(route, this.readingOf(route, held), rawQuery, req);
   }
 
   private ratesAnswer(
@@ -421,7 +404,7 @@ export class Gateway implements AsyncDisposable {
     // computed once for each, reused (bytes and validator) until the document changes.
     const origin = this.origin(req);
     const pageKey = `${reading.pagePrefix}${origin}\n${rawQuery}`;
-    let page = this.pages.get(pageKey, held.document);
+    let page = this.pages.get(pageKey, reading.key, held.document);
     const computed = page === undefined;
     if (page === undefined) {
       const answer: JsonAnswer = answerRates({
@@ -431,18 +414,18 @@ export class Gateway implements AsyncDisposable {
         origin,
         canonicalPath: route.canonicalPath,
       });
-      page = this.pages.put(pageKey, held.document, answer.status, answer.body);
+      page = this.pages.put(pageKey, reading.key, held.document, answer.status, answer.body);
     }
-    RequestTally.bump(this.metrics.tally.served, held.freshness);
+    this.metrics.tally.served(held.freshness);
     const headers = reading.headers.slice();
     if (page.status === 200) {
       headers.push('etag', page.etag);
       if (noneMatch(header(req, 'if-none-match'), page.etag)) {
-        RequestTally.bump(this.metrics.tally.pages, 'not-modified');
+        this.metrics.tally.page('not-modified');
         return { status: 304, headers, body: NO_BODY };
       }
     }
-    RequestTally.bump(this.metrics.tally.pages, computed ? 'miss' : 'hit');
+    this.metrics.tally.page(computed ? 'miss' : 'hit');
     headers.push('content-type', 'application/json');
     return { status: page.status, headers, body: page.body };
   }
@@ -510,6 +493,15 @@ export class Gateway implements AsyncDisposable {
       body,
     };
   }
+}
+
+/** 503 for a tariff whose rates did not arrive in time. */
+function notYet(retryAfterS: number): Reply {
+  return json(
+    503,
+    { detail: 'Rates for this tariff are not available yet. Try again shortly.' },
+    { 'retry-after': String(retryAfterS) },
+  );
 }
 
 /**

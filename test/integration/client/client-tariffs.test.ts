@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { InvalidOptionsError, RateClient } from '@ratebus/client';
-import { type RatesDocument, ratesSubject } from '@ratebus/schema';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { InvalidOptionsError, NotFoundError, RateClient } from '@ratebus/client';
+import { ERROR_CODE_HEADER, ERROR_HEADER, type RatesDocument, ratesSubject } from '@ratebus/schema';
 import { check, NatsServer, TcpProxy } from '@ratebus/testkit';
 import { type Buckets, createBuckets, FAST_LINK, makeDoc, putCheck, putDoc, tariffN } from './bus.js';
 
@@ -137,6 +137,39 @@ describe("RateClient with sync: 'tariffs'", function () {
     const relists = c.stats().resyncs.relist;
     await check(() => c.stats().resyncs.relist >= relists + 4, { name: 'catch-ups after the purge' });
     assert.equal(c.get(kept.product, kept.tariff)?.revision, keptRev, 'a key the bucket lacks stays held');
+  });
+
+  it('stops following a tariff the fetcher says does not exist, and keeps following the ones it holds', async () => {
+    const held = tariffN(700);
+    const missing = tariffN(701);
+    const bus = await createBuckets(admin);
+    await putDoc(bus, makeDoc(held.product, held.tariff));
+    const responder = await connect({ servers: ns.url });
+    owned.push(responder);
+    responder.subscribe('ratebus.refresh.>', {
+      queue: 'ratebus-fetchers',
+      callback: (_err, msg) => {
+        const h = headers();
+        h.set(ERROR_CODE_HEADER, 'NOT_FOUND');
+        h.set(ERROR_HEADER, 'No ElectricityTariff matches the given query.');
+        msg.respond('', { headers: h });
+      },
+    });
+    await responder.flush();
+    const c = await open({ name: 'tariffs-unfollow' });
+    await c.ensure(held.product, held.tariff, { timeoutMs: 5_000 });
+    await assert.rejects(c.ensure(missing.product, missing.tariff, { timeoutMs: 5_000 }), NotFoundError);
+    const subjects = async () => {
+      const z = await ns.monitor<{ connections: { name?: string; subscriptions_list?: string[] }[] }>(
+        'connz?subs=1',
+      );
+      return z.connections.find((x) => x.name === 'tariffs-unfollow')?.subscriptions_list ?? [];
+    };
+    await check(async () => !(await subjects()).includes(ratesSubject(missing.product, missing.tariff)), {
+      name: 'no subscription left for the missing tariff',
+      timeout: 5_000,
+    });
+    assert.ok((await subjects()).includes(ratesSubject(held.product, held.tariff)));
   });
 
   it('rejects tariffs without tariff sync, and invalid codes, listing every problem', async () => {
