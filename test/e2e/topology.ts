@@ -284,6 +284,8 @@ export class Topology implements AsyncDisposable {
             PORT: String(gatewayPort),
             HOST: '127.0.0.1',
             MIRROR_DIR: topo.mirrorDir,
+            // As docker-compose.yml runs it: one gateway for the host, mirroring every tariff.
+            SYNC: 'bucket',
             CACHE_DIR: join(dir, 'cache'),
             UPSTREAM_ORIGIN: sim.url,
             ENSURE_TIMEOUT_MS: '10000',

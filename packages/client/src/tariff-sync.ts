@@ -155,6 +155,14 @@ export class TariffFollower {
 
   private async catchUp(kind: ResyncKind): Promise<void> {
     this.emitResync(kind);
+    // A recreated bucket whose revisions have already climbed past the held ones shows only in its epoch.
+    await Promise.all(
+      (['rates', 'checks'] as const).map((b) =>
+        this.readEpoch(b).catch((e: unknown) =>
+          this.logger.debug({ bucket: BUCKETS[b], ...errInfo(e) }, 'epoch read failed'),
+        ),
+      ),
+    );
     await Promise.all([...this.followed.keys()].map((key) => this.readBoth(key)));
   }
 

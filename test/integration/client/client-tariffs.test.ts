@@ -139,6 +139,29 @@ describe("RateClient with sync: 'tariffs'", function () {
     assert.equal(c.get(kept.product, kept.tariff)?.revision, keptRev, 'a key the bucket lacks stays held');
   });
 
+  it('takes a recreated bucket as a new epoch even when its revisions have climbed past the held one', async () => {
+    let bus = await createBuckets(admin);
+    const a = tariffN(49);
+    await putDoc(bus, makeDoc(a.product, a.tariff, { seed: 1, term: 50 }));
+    const c = await open({ tariffs: [a], relistIntervalMs: 300 });
+    await c.ready();
+    const heldRev = c.get(a.product, a.tariff)?.revision ?? 0;
+    const jsm = await jetstreamManager(admin);
+    await jsm.streams.delete('KV_ratebus-rates');
+    bus = await createBuckets(admin);
+    // A system started again from nothing: terms start at 1, and other keys took the first revisions.
+    for (let i = 0; i < heldRev + 2; i++)
+      await putDoc(bus, makeDoc(tariffN(60 + i).product, tariffN(60 + i).tariff));
+    const fresh = makeDoc(a.product, a.tariff, { seed: 2, term: 1 });
+    const rev = await putDoc(bus, fresh);
+    assert.ok(rev > heldRev);
+    await check(() => c.get(a.product, a.tariff)?.document.contentHash === fresh.contentHash, {
+      name: "the new bucket's document (term 1)",
+      timeout: 10_000,
+    });
+    assert.equal(c.get(a.product, a.tariff)?.revision, rev);
+  });
+
   it('stops following a tariff the fetcher says does not exist, and keeps following the ones it holds', async () => {
     const held = tariffN(700);
     const missing = tariffN(701);
