@@ -112,6 +112,8 @@ interface ChaosSummary {
   finishedAt: string;
   chaosMs: number;
   faults: Record<string, number>;
+  /** The hostile pod's attempts by attack and outcome (runs since it joined the fault mix). */
+  hostile?: Record<string, { attempts: number; outcomes: Record<string, number> }>;
   checks: Record<string, number>;
   violations: Record<string, number>;
   totalViolations: number;
@@ -141,7 +143,21 @@ async function chaosSection(): Promise<string | null> {
     '',
     '| | |',
     '|---|---|',
-    `| faults injected | ${row(c.faults)} |`,
+    // With the hostile pod's attempts in their own row, its flat `hostile-*` counts are left out of this one.
+    `| faults injected | ${row(
+      Object.fromEntries(
+        Object.entries(c.faults).filter(
+          ([k]) => !(c.hostile && k.startsWith('hostile-') && k !== 'hostile-pod'),
+        ),
+      ),
+    )} |`,
+    ...(c.hostile
+      ? [
+          `| hostile pod (pod credentials), attempts by attack (outcomes) | ${Object.entries(c.hostile)
+            .map(([k, h]) => `${k} ${h.attempts} (${row(h.outcomes)})`)
+            .join('; ')} |`,
+        ]
+      : []),
     `| invariant checks made | ${row(c.checks)} |`,
     `| violations | **${c.totalViolations}** (${row(c.violations)}) |`,
     `| convergence after the faults stopped | ${c.convergenceMs === null ? `not within the bound (${c.convergenceBoundMs} ms)` : `${c.convergenceMs} ms (bound ${c.convergenceBoundMs} ms)`} |`,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { check } from '@ratebus/testkit';
 import { FaultSchedule } from './faults.js';
 import {
+  checkAttacks,
   checkNotLost,
   checkSingleFetcher,
   divergence,
@@ -24,8 +25,9 @@ const SETTLE_MS = 2_000;
 
 /**
  * The chaos run: every fault source at once (leader SIGKILL/SIGSTOP, a NATS node killed and restarted, a
- * half-open pod link, the simulator's fault mix, upstream content changes) against a 3-node cluster, the
- * simulator, three fetcher processes and four pods; four invariants checked while it runs and at the end.
+ * half-open pod link, the simulator's fault mix, upstream content changes, a hostile pod) against a 3-node
+ * cluster with the deployment's users, the simulator, three fetcher processes and four pods; five invariants
+ * checked while it runs and at the end.
  * See test/chaos/README.md.
  */
 describe('Chaos', function () {
@@ -51,6 +53,7 @@ describe('Chaos', function () {
       monotonic: 0,
       converged: 0,
       'not-lost': 0,
+      'hostile-refused': 0,
     };
     const violations = new Map<string, Violation>();
     const record = (vs: readonly Violation[]) => {
@@ -129,6 +132,26 @@ describe('Chaos', function () {
         },
       ]);
     }
+    // The hostile pod's accepted actions are bounded: honest pods have declared again every interest entry it
+    // deleted or overwrote (within one interest check of the faults stopping).
+    let unharmed: string[] = [];
+    try {
+      await check(
+        async () => {
+          unharmed = await w.hostileDamage();
+          return unharmed.length === 0;
+        },
+        { timeout: CONVERGENCE_BOUND_MS, interval: 250, name: 'interest declared again' },
+      );
+    } catch {
+      record([
+        {
+          invariant: 'converged',
+          id: 'unharmed',
+          detail: `not repaired within ${CONVERGENCE_BOUND_MS} ms: ${unharmed.join('; ')}`,
+        },
+      ]);
+    }
     // Still alive: one leader within lease + one retry period (+ slack) of the last fault.
     const leader = await w.fleet
       .waitLeader(LEASE.durationMs + 2 * LEASE.retryPeriodMs + 10_000)
@@ -181,6 +204,8 @@ describe('Chaos', function () {
     }
     checks.monotonic = tracker.checks;
     record(tracker.violations);
+    checks['hostile-refused'] = faults.attacks.length;
+    record(checkAttacks(faults.attacks));
 
     const byInvariant = Object.fromEntries(
       INVARIANTS.map((i) => [i, [...violations.values()].filter((v) => v.invariant === i).length]),
@@ -192,6 +217,7 @@ describe('Chaos', function () {
       chaosMs: s.chaosMs,
       wallMs: Math.round(performance.now() - started),
       faults: faults.counts,
+      hostile: faults.hostile,
       checks,
       violations: byInvariant,
       totalViolations,
@@ -255,7 +281,14 @@ describe('Chaos', function () {
     assert.equal(totalViolations, 0);
     assert.deepEqual(faults.notes, [], 'every fault step ran');
     assert.ok(leader, `a leader after the faults\n${w.fleet.tails()}`);
-    for (const kind of ['leader-sigkill', 'leader-sigstop', 'nats-node-kill', 'half-open-link', 'clock-jump'])
+    for (const kind of [
+      'leader-sigkill',
+      'leader-sigstop',
+      'nats-node-kill',
+      'half-open-link',
+      'clock-jump',
+      'hostile-pod',
+    ])
       assert.ok((faults.counts[kind] ?? 0) >= 1, `fault ${kind} injected`);
     assert.ok(
       Object.entries(faults.counts).some(([k, n]) => k.startsWith('upstream-') && n > 0),

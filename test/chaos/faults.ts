@@ -1,15 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ERROR_CODE_HEADER, rateKey, refreshSubject, SCHEMA_VERSION } from '@ratebus/schema';
+import { rateKey, type TariffRef, tariffRef } from '@ratebus/schema';
 import { check } from '@ratebus/testkit';
+import {
+  ALL_ATTACKS,
+  attempt,
+  expectedOutcome,
+  floodInterest,
+  floodRefresh,
+  floodTariff,
+} from '../integration/hostile/attacks.js';
+import type { AttackAttempt } from './invariants.js';
 import type { ChaosSettings } from './settings.js';
 import { SIM_FAULTS } from './settings.js';
-import { ALL_TARIFFS, type ChaosWorld } from './world.js';
+import { ALL_TARIFFS, type ChaosWorld, CONFIGURED, INTEREST_ONLY } from './world.js';
 
 /** Faults injected, by kind. */
 export type FaultCounts = Record<string, number>;
 
 const between = ([lo, hi]: readonly [number, number]): number => lo + Math.random() * (hi - lo);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)] as T;
+const keyOf = (t: { product: string; tariff: string }) => rateKey(t.product, t.tariff);
+const TARIFF_REFS: readonly TariffRef[] = ALL_TARIFFS.map((t) => tariffRef(t.product, t.tariff));
 
 /** Sleeps up to `ms`; returns early (never rejects) when the fault phase ends. */
 async function nap(ms: number, signal: AbortSignal): Promise<void> {
@@ -24,6 +35,10 @@ async function nap(ms: number, signal: AbortSignal): Promise<void> {
 export class FaultSchedule {
   readonly counts: FaultCounts = {};
   readonly notes: string[] = [];
+  /** Every single-shot attack of the hostile pod with its outcome, for the `hostile-refused` invariant. */
+  readonly attacks: AttackAttempt[] = [];
+  /** The hostile pod's attempts by attack (floods included) and outcome; also flat in `counts`. */
+  readonly hostile: Record<string, { attempts: number; outcomes: Record<string, number> }> = {};
   #simFaultIds: string[] = [];
 
   constructor(
@@ -33,6 +48,16 @@ export class FaultSchedule {
 
   #count(kind: string, n = 1): void {
     this.counts[kind] = (this.counts[kind] ?? 0) + n;
+  }
+
+  /** One attempt of the hostile pod, counted as `hostile-<attack>` and `hostile-<attack>-<outcome>`. */
+  #countAttempt(attack: string, outcome: string): void {
+    this.#count(`hostile-${attack}`);
+    this.#count(`hostile-${attack}-${outcome}`);
+    const h = this.hostile[attack] ?? { attempts: 0, outcomes: {} };
+    this.hostile[attack] = h;
+    h.attempts++;
+    h.outcomes[outcome] = (h.outcomes[outcome] ?? 0) + 1;
   }
 
   #guard(name: string, loop: () => Promise<void>): Promise<void> {
@@ -51,6 +76,7 @@ export class FaultSchedule {
       this.#guard('half-open', () => this.#halfOpen(signal)),
       this.#guard('clock', () => this.#clockJumps(signal, endsAt)),
       this.#guard('refresh', () => this.#refreshes(signal)),
+      this.#guard('hostile', () => this.#hostile(signal)),
     ]);
     // Sim faults end with the phase; what fired is counted per kind.
     for (const f of this.w.sim.faults.list()) this.#count(`upstream-${f.kind}`, f.applied);
@@ -163,20 +189,54 @@ export class FaultSchedule {
     while (!signal.aborted) {
       await nap(this.s.refreshEveryMs, signal);
       if (signal.aborted) break;
-      const t = pick(ALL_TARIFFS);
-      const body = JSON.stringify({
-        type: 'refresh-request',
-        schemaVersion: SCHEMA_VERSION,
-        ...t,
-        by: 'chaos',
-        force: true,
-      });
       this.#count('forced-refresh');
       // Answers are not judged here (no responders while nobody leads is expected); the invariants are.
-      await this.w.admin.request(refreshSubject(t.product, t.tariff), body, { timeout: 5_000 }).then(
-        (m) => this.#count(`forced-refresh-${m.headers?.get(ERROR_CODE_HEADER) ?? 'answered'}`),
-        (e: unknown) => this.#count(`forced-refresh-${(e as { name?: string }).name ?? 'failed'}`),
-      );
+      for (const outcome of await floodRefresh(this.w.admin, [pick(TARIFF_REFS)], 'chaos'))
+        this.#count(`forced-refresh-${outcome}`);
+    }
+  }
+
+  /**
+   * The hostile pod (pod credentials, its own connection): each round every single-shot attack of the
+   * hostile-pod suite (test/integration/hostile/attacks.ts) against a random interest-only and configured
+   * tariff, then an interest flood (new valid-format codes, up to a cap for the run) and a force-refresh
+   * flood (held tariffs and flood codes at once). Every attempt is counted as `hostile-<attack>` and by
+   * outcome, `hostile-<attack>-<outcome>`.
+   */
+  async #hostile(signal: AbortSignal): Promise<void> {
+    const flood: TariffRef[] = [];
+    let renewed = 0;
+    while (!signal.aborted) {
+      await nap(this.s.hostileEveryMs, signal);
+      if (signal.aborted) break;
+      this.#count('hostile-pod');
+      const target = {
+        nc: this.w.hostile,
+        interestKey: keyOf(pick(INTEREST_ONLY)),
+        heldKey: keyOf(pick(CONFIGURED)),
+      };
+      for (const attack of ALL_ATTACKS) {
+        const outcome = await attempt(attack, target);
+        this.attacks.push({ attack: attack.name, expected: expectedOutcome(attack), outcome });
+        this.#countAttempt(attack.name, outcome);
+      }
+      // New codes until the run's cap, then the same ones again (a pod renewing its flood).
+      const batch: TariffRef[] = [];
+      for (let i = 0; i < this.s.interestFloodPerRound; i++) {
+        if (flood.length < this.s.interestFloodCodes) {
+          flood.push(floodTariff(flood.length + 1));
+          batch.push(flood.at(-1) as TariffRef);
+        } else batch.push(flood[renewed++ % flood.length] as TariffRef);
+      }
+      for (const outcome of await floodInterest(this.w.hostile, batch))
+        this.#countAttempt('interest-flood', outcome);
+      const half = Math.floor(this.s.refreshFloodSize / 2);
+      const asked = [
+        ...Array.from({ length: half }, () => pick(TARIFF_REFS)),
+        ...Array.from({ length: this.s.refreshFloodSize - half }, () => pick(flood)),
+      ];
+      for (const outcome of await floodRefresh(this.w.hostile, asked))
+        this.#countAttempt('refresh-flood', outcome);
     }
   }
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { check, ManagedProcess } from '@ratebus/testkit';
+import { PASSWORDS } from '../integration/nats-security/roles.js';
 import type { PublishedDoc, TermWindow } from './invariants.js';
 
 const MAIN = fileURLToPath(new URL('../../../services/fetcher/dist/src/main.js', import.meta.url));
@@ -137,6 +138,8 @@ export class FetcherFleet {
       env: {
         ...process.env,
         NATS_URL: this.opts.natsUrls.join(','),
+        NATS_USER: 'fetcher',
+        NATS_PASSWORD: PASSWORDS.fetcher,
         RATEBUS_CONFIG: this.opts.configPath,
         RATEBUS_REPLICAS: '3',
         OCTOPUS_BASE_URL: this.opts.simUrl,

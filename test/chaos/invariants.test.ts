@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {
+  checkAttacks,
   checkNotLost,
   checkSingleFetcher,
   divergence,
@@ -166,6 +167,32 @@ describe('Chaos invariants (checkers)', () => {
           s,
         ).length,
         3,
+      );
+    });
+  });
+
+  describe('hostile refused', () => {
+    it('flags an attack answered otherwise than expected, not one the cluster could not answer', () => {
+      const refused = 'refused-permission';
+      assert.deepEqual(
+        checkAttacks([
+          { attack: 'forged-rates', expected: refused, outcome: refused },
+          { attack: 'forged-rates', expected: refused, outcome: 'timeout' },
+          { attack: 'interest-delete-other', expected: 'accepted', outcome: 'no-responders' },
+          { attack: 'interest-delete-other', expected: 'accepted', outcome: 'accepted' },
+        ]),
+        [],
+      );
+      const vs = checkAttacks([
+        { attack: 'forged-rates', expected: refused, outcome: 'accepted' },
+        { attack: 'interest-rollup-all', expected: 'refused-10111', outcome: 'refused-10054' },
+      ]);
+      assert.deepEqual(
+        vs.map((v) => [v.invariant, v.id]),
+        [
+          ['hostile-refused', 'attack forged-rates accepted'],
+          ['hostile-refused', 'attack interest-rollup-all refused-10054'],
+        ],
       );
     });
   });

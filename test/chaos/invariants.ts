@@ -4,8 +4,14 @@
  * hand-made violations and re-run at the end over everything that was recorded.
  */
 
-/** The four invariants of the chaos suite. */
-export const INVARIANTS = ['single-fetcher', 'monotonic', 'converged', 'not-lost'] as const;
+/** The invariants of the chaos suite. */
+export const INVARIANTS = [
+  'single-fetcher',
+  'monotonic',
+  'converged',
+  'not-lost',
+  'hostile-refused',
+] as const;
 export type InvariantName = (typeof INVARIANTS)[number];
 
 export interface Violation {
@@ -232,7 +238,9 @@ export function divergence(
     const s = stored.get(h.key);
     if (!s) out.push(`${h.pod}/${h.key}: not in KV`);
     else if (h.revision !== s.revision || h.hash !== s.hash)
-      out.push(`${h.pod}/${h.key}: holds revision ${h.revision}, KV has ${s.revision}`);
+      out.push(
+        `${h.pod}/${h.key}: holds revision ${h.revision}, KV has ${s.revision} (${h.hash === s.hash ? 'same' : 'other'} content)`,
+      );
   }
   return out;
 }
@@ -249,4 +257,33 @@ function describe(ws: readonly TermWindow[]): string {
         `term ${w.term} ${iso(w.electedAt)}…${w.endAt === null ? 'open' : `${iso(w.endAt)} ${w.endWhy}`}`,
     )
     .join('; ');
+}
+
+/** One attempt of the hostile pod: the attack, the outcome it must get, the outcome it got. */
+export interface AttackAttempt {
+  attack: string;
+  /** `accepted`, `refused-permission` or `refused-<JetStream API code>` (attacks.ts `expectedOutcome`). */
+  expected: string;
+  /** The same labels, or a transient failure (`timeout`, `no-responders`, `error-<name>`). */
+  outcome: string;
+}
+
+/**
+ * Invariant 5, "what the deployment refuses stays refused": every attempt the cluster answered must have the
+ * answer the hostile-pod suite asserts in a quiet fleet (a forged write accepted, or refused differently,
+ * is a violation). An attempt the cluster could not answer (a node down, a stream leader being elected) is no
+ * answer and no violation; the attack comes again next round.
+ */
+export function checkAttacks(attempts: readonly AttackAttempt[]): Violation[] {
+  const out: Violation[] = [];
+  for (const a of attempts) {
+    const answered = a.outcome === 'accepted' || a.outcome.startsWith('refused-');
+    if (answered && a.outcome !== a.expected)
+      out.push({
+        invariant: 'hostile-refused',
+        id: `attack ${a.attack} ${a.outcome}`,
+        detail: `${a.attack}: ${a.outcome}, expected ${a.expected}`,
+      });
+  }
+  return out;
 }

@@ -22,6 +22,11 @@ export const POD_TIMINGS = {
   reconnectTimeWaitMs: 250,
   connectTimeoutMs: 1_000,
   jsTimeoutMs: 2_000,
+  /**
+   * Honest pods check their interest entries this often (± 25 %), not a quarter of the TTL: the hostile pod
+   * deletes and overwrites them all the time, and an honest pod's check is what bounds that damage.
+   */
+  interestCheckIntervalMs: 3_000,
 } as const;
 
 /**
@@ -73,6 +78,13 @@ export interface ChaosSettings {
   quietBeforeEndMs: number;
   /** Forced refresh requests, one every this long. */
   refreshEveryMs: number;
+  /** The hostile pod runs one round of attacks (every single-shot attack, then both floods) every this long. */
+  hostileEveryMs: number;
+  /** Interest flood: new valid-format codes declared per round, up to this many distinct codes in the run. */
+  interestFloodPerRound: number;
+  interestFloodCodes: number;
+  /** Force-refresh flood: requests sent at once per round (half for held tariffs, half for flood codes). */
+  refreshFloodSize: number;
 }
 
 /** RATEBUS_CHAOS=long; RATEBUS_CHAOS_MS overrides the fault phase length (e.g. a 5-minute long run). */
@@ -95,6 +107,10 @@ export function chaosSettings(env: NodeJS.ProcessEnv = process.env): ChaosSettin
       clockJumpEveryMs: 15_000,
       quietBeforeEndMs: 18_000,
       refreshEveryMs: 1_500,
+      hostileEveryMs: 2_000,
+      interestFloodPerRound: 5,
+      interestFloodCodes: 60,
+      refreshFloodSize: 20,
     };
   }
   return {
@@ -111,6 +127,10 @@ export function chaosSettings(env: NodeJS.ProcessEnv = process.env): ChaosSettin
     clockJumpEveryMs: 40_000,
     quietBeforeEndMs: 20_000,
     refreshEveryMs: 1_000,
+    hostileEveryMs: 2_000,
+    interestFloodPerRound: 5,
+    interestFloodCodes: 300,
+    refreshFloodSize: 20,
   };
 }
 

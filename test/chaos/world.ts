@@ -6,9 +6,11 @@ import { connect, type NatsConnection, type Subscription } from '@nats-io/transp
 import { RateClient } from '@ratebus/client';
 import { readThroughLeader } from '@ratebus/fetcher';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
-import { BUCKETS, decode, RatesDocumentSchema, rateKey } from '@ratebus/schema';
+import { BUCKETS, decode, InterestSchema, RatesDocumentSchema, rateKey } from '@ratebus/schema';
 import { check, NatsCluster, TcpProxy } from '@ratebus/testkit';
 import { stringify } from 'yaml';
+import { bucketOf } from '../integration/hostile/attacks.js';
+import { accountsConfig, connectAs, PASSWORDS, ROLE_ENV } from '../integration/nats-security/roles.js';
 import { FetcherFleet } from './fetchers.js';
 import type { MonotonicTracker, PodHolding, StoredDoc } from './invariants.js';
 import {
@@ -69,6 +71,8 @@ export class ChaosWorld {
   pods: Pod[] = [];
   observer!: NatsConnection;
   admin!: NatsConnection;
+  /** The hostile pod: the ordinary pod credentials, used only to attack (faults.ts). */
+  hostile!: NatsConnection;
   observed: Observed[] = [];
   observedInvalid = 0;
   #sub: Subscription | null = null;
@@ -88,7 +92,13 @@ export class ChaosWorld {
   }
 
   async #start(tracker: MonotonicTracker): Promise<void> {
-    this.cluster = await NatsCluster.start({ size: 3, name: 'ratebus-chaos' });
+    // The deployment's users and permissions (services/nats/accounts.conf): every client logs in with its role.
+    this.cluster = await NatsCluster.start({
+      size: 3,
+      name: 'ratebus-chaos',
+      extraConfig: accountsConfig(),
+      env: ROLE_ENV,
+    });
     this.sim = await startSimulator({ port: 0, start: SIM_START, speed: SIM_SPEED });
     this.#dir = mkdtempSync(join(tmpdir(), 'ratebus-chaos-'));
     const configPath = join(this.#dir, 'ratebus.yaml');
@@ -115,9 +125,9 @@ export class ChaosWorld {
       throw new Error(`no leader: ${String(e)}\n${this.fleet.tails()}`);
     });
 
+    // The observer and the checker's reads need nothing a pod may not do; so does the hostile pod.
     const conn = (name: string) =>
-      connect({
-        servers: this.cluster.urls,
+      connectAs('pod', this.cluster.urls, {
         name,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 200,
@@ -126,6 +136,7 @@ export class ChaosWorld {
       });
     this.observer = await conn('chaos-observer');
     this.admin = await conn('chaos-admin');
+    this.hostile = await conn('chaos-hostile-pod');
     this.#sub = this.observer.subscribe('ratebus.rates.>', {
       callback: (_err, msg) => {
         const d = decode(RatesDocumentSchema, 'RatesDocument', msg.data);
@@ -155,6 +166,8 @@ export class ChaosWorld {
         ? await connect({
             servers: [proxy.url],
             name,
+            user: 'pod',
+            pass: PASSWORDS.pod,
             ignoreClusterUpdates: true,
             maxReconnectAttempts: -1,
             reconnectTimeWait: POD_TIMINGS.reconnectTimeWaitMs,
@@ -165,7 +178,12 @@ export class ChaosWorld {
         : null;
       if (nc) this.#ownedPodConnections.push(nc);
       const client = await RateClient.connect({
-        ...(nc ? { nc } : { servers: proxy ? [proxy.url] : this.cluster.urls }),
+        ...(nc
+          ? { nc }
+          : {
+              servers: proxy ? [proxy.url] : this.cluster.urls,
+              credentials: { user: 'pod', pass: PASSWORDS.pod },
+            }),
         name,
         ...POD_TIMINGS,
         ...(TARIFF_SYNC_PODS.has(i) ? TARIFF_POD_TIMINGS : {}),
@@ -255,6 +273,23 @@ export class ChaosWorld {
     );
   }
 
+  /**
+   * What the hostile pod's accepted actions left unrepaired: the interest-only tariffs whose interest entry is
+   * not an honest pod's declaration (deleted or overwritten). Freshness is not judged here: the simulated
+   * clock runs weeks behind the real one, so by the pods' real clock every document has already ended.
+   */
+  async hostileDamage(): Promise<string[]> {
+    const out: string[] = [];
+    const interest = await bucketOf(this.admin, 'interest');
+    for (const t of INTEREST_ONLY) {
+      const e = await interest.get(rateKey(t.product, t.tariff));
+      const d = e?.operation === 'PUT' ? decode(InterestSchema, 'Interest', e.value) : null;
+      if (!d?.ok || d.value.tariff !== t.tariff || !d.value.by.startsWith('chaos-pod-'))
+        out.push(`interest ${t.tariff}: ${e?.operation ?? 'missing'} ${e?.string().slice(0, 60) ?? ''}`);
+    }
+    return out;
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.pods.map((p) => p.client.close().catch(() => undefined)));
     await Promise.all(this.#ownedPodConnections.map((nc) => nc.close().catch(() => undefined)));
@@ -262,6 +297,7 @@ export class ChaosWorld {
     this.#sub?.unsubscribe();
     await this.observer?.close().catch(() => undefined);
     await this.admin?.close().catch(() => undefined);
+    await this.hostile?.close().catch(() => undefined);
     await this.fleet?.stop();
     await this.cluster?.stop();
     await this.sim?.close();

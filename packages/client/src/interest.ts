@@ -1,6 +1,6 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { type Interest, SCHEMA_VERSION, type TariffRef } from '@ratebus/schema';
+import { decode, type Interest, InterestSchema, SCHEMA_VERSION, type TariffRef } from '@ratebus/schema';
 import { type ClientLogger, errInfo } from './logger.js';
 import { jittered, Periodic } from './timing.js';
 
@@ -92,7 +92,9 @@ export class InterestRenewer {
     try {
       if (entry?.operation !== 'PUT') {
         await this.kv.create(key, body);
-      } else if (Date.now() - entry.created.getTime() > this.ttlMs / 2) {
+      } else if (!declares(entry.value, ref) || Date.now() - entry.created.getTime() > this.ttlMs / 2) {
+        // An entry the fetcher ignores (another holder of the pod user overwrote it) counts as missing: left
+        // alone, it would hide this pod's interest until it aged half a TTL.
         await this.kv.update(key, body, entry.revision, this.opts.jsTimeoutMs);
       } else {
         return;
@@ -103,4 +105,10 @@ export class InterestRenewer {
       this.casLost++;
     }
   }
+}
+
+/** Does a stored interest value declare `ref` in a form the fetcher accepts? */
+function declares(value: Uint8Array, ref: TariffRef): boolean {
+  const d = decode(InterestSchema, 'Interest', value);
+  return d.ok && d.value.product === ref.product && d.value.tariff === ref.tariff;
 }

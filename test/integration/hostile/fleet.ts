@@ -13,6 +13,7 @@ import { BUCKETS, type BucketRole, rateKey, type TariffRef, tariffRef } from '@r
 import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
 import { scheduledWaitMs } from '../../e2e/bus.js';
 import { accountsConfig, connectAs, PASSWORDS, ROLE_ENV, type Role } from '../nats-security/roles.js';
+import { bucketOf } from './attacks.js';
 
 /**
  * The shared stage of the hostile-pod suite: a real nats-server with the deployment's accounts and
@@ -128,7 +129,7 @@ export class Fleet {
 
   /** A bucket bound through `nc` (bind only: no request, so any role can hold a handle). */
   static bucket(nc: NatsConnection, role: BucketRole): Promise<KV> {
-    return new Kvm(jetstream(nc, { timeout: 2_000 })).open(BUCKETS[role]);
+    return bucketOf(nc, role);
   }
 
   /**

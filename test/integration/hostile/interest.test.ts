@@ -3,7 +3,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS } from '@ratebus/schema';
 import { check } from '@ratebus/testkit';
 import { isJsCode, JS_CODES, rollup } from '../nats-security/roles.js';
-import { BY_INTEREST, Fleet, keyOf } from './fleet.js';
+import { ATTACKS, type AttackTarget, refusedAs } from './attacks.js';
+import { BY_INTEREST, CONFIGURED, Fleet, keyOf } from './fleet.js';
 
 /**
  * Attacks on `ratebus-interest`, the one bucket pods may write. Pods share one user, so NATS cannot tell one
@@ -17,6 +18,12 @@ describe('Hostile pod: interest', function () {
   let evil: NatsConnection;
   /** Honest pods renew (check their entries) this often here; in production a quarter of the TTL. */
   const RENEW_MS = 500;
+
+  const at = (t: (typeof BY_INTEREST)[number] | undefined): AttackTarget => ({
+    nc: evil,
+    interestKey: keyOf(t ?? assert.fail()),
+    heldKey: keyOf(CONFIGURED[0] ?? assert.fail()),
+  });
 
   before(async () => {
     fleet = await Fleet.start({ label: 'interest', interestCheckIntervalMs: RENEW_MS });
@@ -33,8 +40,8 @@ describe('Hostile pod: interest', function () {
     for await (const k of await listed.keys()) before.add(k);
     for (const t of BY_INTEREST) assert.ok(before.has(keyOf(t)), `${t.tariff} declared`);
     await assert.rejects(
-      rollup(evil, `$KV.${BUCKETS.interest}.EVIL.WIPE`, 'all'),
-      isJsCode(JS_CODES.rollupNotPermitted),
+      ATTACKS.interestRollupAll.run(at(BY_INTEREST[0])),
+      refusedAs(ATTACKS.interestRollupAll),
     );
     const after = new Set<string>();
     for await (const k of await listed.keys()) after.add(k);
@@ -44,7 +51,14 @@ describe('Hostile pod: interest', function () {
   it("refuses purging a key's history (KV purge is a rollup)", async () => {
     const interest = await Fleet.bucket(evil, 'interest');
     const key = keyOf(BY_INTEREST[0] ?? assert.fail());
-    await assert.rejects(interest.purge(key), isJsCode(JS_CODES.rollupNotPermitted));
+    await assert.rejects(
+      ATTACKS.interestPurgeKey.run(at(BY_INTEREST[0])),
+      refusedAs(ATTACKS.interestPurgeKey),
+    );
+    await assert.rejects(
+      ATTACKS.interestPurgeBucket.run(at(BY_INTEREST[0])),
+      refusedAs(ATTACKS.interestPurgeBucket),
+    );
     await assert.rejects(
       rollup(evil, `$KV.${BUCKETS.interest}.${key}`, 'sub'),
       isJsCode(JS_CODES.rollupNotPermitted),
@@ -55,7 +69,7 @@ describe('Hostile pod: interest', function () {
   it("bounds deleting another pod's interest: an honest pod declares it again at its next renewal", async () => {
     const interest = await Fleet.bucket(evil, 'interest');
     const key = keyOf(BY_INTEREST[1] ?? assert.fail());
-    const deleted = await interest.delete(key).then(() => interest.get(key));
+    const deleted = await ATTACKS.interestDeleteOther.run(at(BY_INTEREST[1])).then(() => interest.get(key));
     assert.notEqual(deleted?.operation, 'PUT', 'the shared pod user may delete (not expressible in NATS)');
     await check(async () => (await interest.get(key))?.operation === 'PUT', {
       name: 'interest declared again',
@@ -64,10 +78,31 @@ describe('Hostile pod: interest', function () {
     await fleet.assertUnharmed();
   });
 
+  it("bounds overwriting another pod's interest with an invalid value: an honest pod rewrites it at its next renewal", async () => {
+    const interest = await Fleet.bucket(evil, 'interest');
+    const t = BY_INTEREST[0] ?? assert.fail();
+    const key = keyOf(t);
+    // The put's revision, not a read after it: an honest pod may already have rewritten the entry by then.
+    const forged = await ATTACKS.interestOverwriteOther.run(at(t));
+    assert.equal(typeof forged, 'number', 'the shared pod user may overwrite');
+    // The fetcher ignores an invalid entry; the honest pods must not take it for their own recent renewal.
+    await check(
+      async () => {
+        const e = await interest.get(key);
+        return !!e && e.revision > Number(forged) && e.json<{ tariff?: string }>().tariff === t.tariff;
+      },
+      { name: 'interest declared again', timeout: 20 * RENEW_MS },
+    );
+    await fleet.assertUnharmed();
+  });
+
   it('refuses an interest value larger than the bucket allows', async () => {
     const interest = await Fleet.bucket(evil, 'interest');
-    await assert.rejects(interest.put('EVIL.BIG', 'x'.repeat(2_048)), isJsCode(JS_CODES.messageTooLarge));
-    assert.equal(await interest.get('EVIL.BIG'), null);
+    await assert.rejects(
+      ATTACKS.interestOversized.run(at(BY_INTEREST[0])),
+      refusedAs(ATTACKS.interestOversized),
+    );
+    assert.equal(await interest.get('HOSTILE.BIG'), null);
   });
 
   it('leaves every honest pod fresh with nothing lost and every bucket within its limits', async () => {

@@ -3,7 +3,8 @@ import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS } from '@ratebus/schema';
 import { isViolation } from '../nats-security/roles.js';
-import { Fleet } from './fleet.js';
+import { ATTACKS, refusedAs } from './attacks.js';
+import { BY_INTEREST, CONFIGURED, Fleet, keyOf } from './fleet.js';
 
 /**
  * Stream-level attacks from a pod: purging or deleting buckets, changing their config (limits, TTL), creating
@@ -41,14 +42,19 @@ describe('Hostile pod: streams and consumers', function () {
     );
   });
 
-  it('cannot create a stream, memory or file', async () => {
+  it('cannot create a stream, memory or file, nor a consumer on the lease', async () => {
+    const target = {
+      nc: evil,
+      heldKey: keyOf(CONFIGURED[0] ?? assert.fail()),
+      interestKey: keyOf(BY_INTEREST[0] ?? assert.fail()),
+    };
+    await assert.rejects(ATTACKS.streamCreate.run(target), refusedAs(ATTACKS.streamCreate));
+    await assert.rejects(ATTACKS.consumerCreateLease.run(target), refusedAs(ATTACKS.consumerCreateLease));
     const jsm = await jetstreamManager(evil);
-    for (const storage of [StorageType.File, StorageType.Memory]) {
-      await assert.rejects(
-        jsm.streams.add({ name: 'EVIL', subjects: ['evil.>'], storage }),
-        isViolation('$JS.API.STREAM.CREATE.EVIL'),
-      );
-    }
+    await assert.rejects(
+      jsm.streams.add({ name: 'EVIL', subjects: ['evil.>'], storage: StorageType.Memory }),
+      isViolation('$JS.API.STREAM.CREATE.EVIL'),
+    );
   });
 
   it('leaves every honest pod fresh with nothing lost and every bucket within its limits', async () => {

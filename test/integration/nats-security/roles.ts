@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JetStreamApiError, jetstream } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
+import {
+  type ConnectionOptions,
+  connect,
+  headers,
+  type NatsConnection,
+  PermissionViolationError,
+} from '@nats-io/transport-node';
 import { natsServerVersion } from '@ratebus/testkit';
 
 /** `services/nats/` in this checkout (this file runs from `test/dist/integration/nats-security/`). */
@@ -47,15 +53,23 @@ export function accountsConfig(): string {
   return readFileSync(ACCOUNTS_CONF, 'utf8');
 }
 
-/** Connects as a role with its password and inbox prefix; no reconnects, so a refused login fails fast. */
-export function connectAs(role: Role, servers: string | string[]): Promise<NatsConnection> {
+/**
+ * Connects as a role with its password and inbox prefix; by default no reconnects, so a refused login fails
+ * fast. `options` override the rest (a long-lived connection in a cluster that loses nodes reconnects).
+ */
+export function connectAs(
+  role: Role,
+  servers: string | readonly string[],
+  options: Omit<ConnectionOptions, 'servers' | 'user' | 'pass' | 'inboxPrefix'> = {},
+): Promise<NatsConnection> {
   const inboxPrefix = INBOX_PREFIX[role];
   return connect({
-    servers,
+    servers: typeof servers === 'string' ? servers : [...servers],
     user: role,
     pass: PASSWORDS[role],
     name: `nats-security-${role}`,
     maxReconnectAttempts: 0,
+    ...options,
     ...(inboxPrefix ? { inboxPrefix } : {}),
   });
 }
