@@ -130,8 +130,9 @@ export class BusSync {
       this.bind(nc, BUCKETS.checks, direct),
     ]);
     if (!ratesKv || !checksKv || this.abort.signal.aborted) return;
-    this.keeper.leaderRead = leaderReader(nc, this.o.jsTimeoutMs);
-    if (this.o.sync === 'tariffs') await this.startFollower(nc, ratesKv, checksKv);
+    const leaderRead = leaderReader(nc, this.o.jsTimeoutMs);
+    this.keeper.leaderRead = leaderRead;
+    if (this.o.sync === 'tariffs') await this.startFollower(nc, ratesKv, checksKv, leaderRead);
     else await this.startInformers(ratesKv, checksKv);
     if (!this.abort.signal.aborted) this.resolveSynced();
   }
@@ -167,7 +168,12 @@ export class BusSync {
   }
 
   /** Reads the buckets' epochs (retrying), then follows every wanted tariff; resolves once each was read. */
-  private async startFollower(nc: NatsConnection, ratesKv: KV, checksKv: KV): Promise<void> {
+  private async startFollower(
+    nc: NatsConnection,
+    ratesKv: KV,
+    checksKv: KV,
+    leaderRead: LeaderRead,
+  ): Promise<void> {
     const f = new TariffFollower(
       nc,
       { rates: ratesKv, checks: checksKv },
@@ -179,6 +185,8 @@ export class BusSync {
         jsTimeoutMs: this.o.jsTimeoutMs,
         wantsConfirmation: (key) =>
           (this.keeper.view(key)?.ageMs ?? Number.POSITIVE_INFINITY) >= this.o.freshForMs / 2,
+        leaderRead,
+        viaLeader: () => this.keeper.counters.rebased > 0,
       },
       this.logger,
       this.hooks,

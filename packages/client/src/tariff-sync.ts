@@ -3,6 +3,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { BUCKETS, decode, RatesDocumentSchema, ratesSubject, type TariffRef } from '@ratebus/schema';
 import type { ClientHooks, ResyncKind } from './hooks.js';
 import type { BucketEntry, InformerSink } from './informer.js';
+import type { LeaderRead } from './keeper.js';
 import type { Epoch, LocalCopy } from './local-copy.js';
 import { type ClientLogger, errInfo } from './logger.js';
 import { jittered, Periodic, sleep } from './timing.js';
@@ -19,6 +20,17 @@ export interface FollowerOptions {
    * `freshForMs`"); a missed document is still found by the push, the catch-up, or the next poll.
    */
   readonly wantsConfirmation: (key: string) => boolean;
+  /**
+   * Reads a key's latest entry through its stream's leader (STREAM.MSG.GET). The periodic catch-up reads
+   * with it; so does every get once {@link viaLeader} says so.
+   */
+  readonly leaderRead: LeaderRead;
+  /**
+   * Whether every get should go through the stream leader: true once the copy has seen the server number a
+   * key's writes differently (a `rebased` entry), since a direct get is answered by the replica nearest the
+   * pod, and a replica that numbers writes differently would answer with its own numbers for ever.
+   */
+  readonly viaLeader: () => boolean;
 }
 
 /** After a reconnect, the catch-up starts within this long (random), so a fleet does not ask at once: 10 s at most. */
@@ -30,6 +42,8 @@ const PUSH_ATTEMPTS = 4;
 const EPOCH_CHECK_MS = 1_000;
 
 type BucketName = 'rates' | 'checks';
+/** Where a get is answered: the nearest replica (a direct get, where the bucket allows it) or the stream leader. */
+type ReadFrom = 'nearest' | 'leader';
 
 /**
  * Keeps only the followed tariffs in step, with no JetStream consumer: live documents arrive on the core
@@ -39,7 +53,10 @@ type BucketName = 'rates' | 'checks';
  * whose confirmation is older than half the fresh period (a younger one stays fresh anyway); a check of other
  * content, newer than the held document, also pulls the document. Every `relistIntervalMs` and
  * after every reconnect (spread over up to {@link MAX_RECONNECT_SPREAD_MS}) both keys of every followed
- * tariff are read again: what a lost push or a half-open link missed is recovered. A key the bucket lacks is
+ * tariff are read again: what a lost push or a half-open link missed is recovered. The periodic catch-up
+ * reads through the stream leader, so a revision number that only the replica nearest the pod had is
+ * corrected too (a direct get goes to the nearest replica; nats-server 2.9.10 was seen to keep a replica
+ * numbering writes differently after a node crash). A key the bucket lacks is
  * kept as held (like the bucket mirror's relist). A get that answers a lower revision than the held one
  * makes the follower read the bucket's epoch again (a recreated bucket restarts revisions at 1); within one
  * epoch the keeper's loss check (reads through the stream leader) decides.
@@ -133,8 +150,8 @@ export class TariffFollower {
   }
 
   /** Reads both keys of a followed (or any) tariff now. Never rejects. */
-  async readBoth(key: string): Promise<void> {
-    await Promise.all([this.pullQuietly('rates', key), this.pullQuietly('checks', key)]);
+  async readBoth(key: string, from: ReadFrom = 'nearest'): Promise<void> {
+    await Promise.all([this.pullQuietly('rates', key, from), this.pullQuietly('checks', key, from)]);
   }
 
   /** After a reconnect: a catch-up within a random delay, so that a fleet reconnecting together spreads out. */
@@ -163,7 +180,10 @@ export class TariffFollower {
         ),
       ),
     );
-    await Promise.all([...this.followed.keys()].map((key) => this.readBoth(key)));
+    // The periodic catch-up asks the stream leader; the one after a reconnect, which a whole fleet makes
+    // within seconds of a node restart, stays spread over the replicas.
+    const from: ReadFrom = kind === 'relist' ? 'leader' : 'nearest';
+    await Promise.all([...this.followed.keys()].map((key) => this.readBoth(key, from)));
   }
 
   /** One get of each followed tariff's check; the document too when the check names other content. */
@@ -204,9 +224,13 @@ export class TariffFollower {
     })().catch((e: unknown) => this.logger.debug({ key, ...errInfo(e) }, 'read after push failed'));
   }
 
-  private async pullQuietly(bucket: BucketName, key: string): Promise<BucketEntry | null> {
+  private async pullQuietly(
+    bucket: BucketName,
+    key: string,
+    from: ReadFrom = 'nearest',
+  ): Promise<BucketEntry | null> {
     try {
-      return await this.pull(bucket, key);
+      return await this.pull(bucket, key, from);
     } catch (e) {
       this.logger.debug({ bucket, key, ...errInfo(e) }, 'get failed; the next catch-up tries again');
       return null;
@@ -214,9 +238,16 @@ export class TariffFollower {
   }
 
   /** Gets a key and hands it to the sink. Null when the bucket lacks it (the held copy stays). */
-  private async pull(bucket: BucketName, key: string): Promise<BucketEntry | null> {
+  private async pull(
+    bucket: BucketName,
+    key: string,
+    from: ReadFrom = 'nearest',
+  ): Promise<BucketEntry | null> {
     this.gets++;
-    const e = await this.kv[bucket].get(key);
+    const e =
+      from === 'leader' || this.opts.viaLeader()
+        ? await this.opts.leaderRead(BUCKETS[bucket], key)
+        : await this.kv[bucket].get(key);
     if (!e || this.stopped) return null; // after close(), nothing is applied (the disk copy is flushed)
     const held = bucket === 'rates' ? this.copy.document(key) : this.copy.check(key);
     if (held && held.epoch === this.epochs[bucket] && e.revision < held.revision)

@@ -78,10 +78,12 @@ async function main(): Promise<void> {
     else log.fatal({ err: e }, 'cannot load configuration');
     process.exit(2);
   }
-  const logger = pino({
-    level: config.logLevel,
-    base: { service: 'ratebus-fetcher', fetcherId: config.fetcherId },
-  });
+  // Written synchronously (pino's default buffers): a line logged before a crash or a SIGKILL is never lost,
+  // e.g. the `published` line of a document already on the bus. The fetcher logs a few lines a minute.
+  const logger = pino(
+    { level: config.logLevel, base: { service: 'ratebus-fetcher', fetcherId: config.fetcherId } },
+    pino.destination({ dest: 1, sync: true }),
+  );
   const lease = config.ratebus.lease;
   logger.info(
     { servers: config.nats.servers, configPath: config.configPath, replicas: config.replicas, lease },

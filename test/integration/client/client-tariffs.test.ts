@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { InvalidOptionsError, NotFoundError, RateClient } from '@ratebus/client';
@@ -14,6 +17,22 @@ async function publish(nc: NatsConnection, bus: Buckets, doc: RatesDocument): Pr
   const rev = await putDoc(bus, doc);
   nc.publish(ratesSubject(doc.product, doc.tariff), JSON.stringify(doc));
   return rev;
+}
+
+/**
+ * Counts the key reads made on the two KV streams, as the server routes them: direct gets (answered by any
+ * replica, the nearest first) and STREAM.MSG.GET (answered by the stream leader only).
+ */
+async function keyReads(nc: NatsConnection): Promise<{ direct: number; leader: number; stop(): void }> {
+  const counts = { direct: 0, leader: 0, stop: () => sub.unsubscribe() };
+  const sub = nc.subscribe('$JS.API.>', {
+    callback: (_err, m) => {
+      if (m.subject.startsWith('$JS.API.DIRECT.GET.KV_ratebus-')) counts.direct++;
+      else if (m.subject.startsWith('$JS.API.STREAM.MSG.GET.KV_ratebus-')) counts.leader++;
+    },
+  });
+  await nc.flush(); // the server has the subscription before any read to count
+  return counts;
 }
 
 async function consumerCount(nc: NatsConnection): Promise<number> {
@@ -193,6 +212,57 @@ describe("RateClient with sync: 'tariffs'", function () {
       timeout: 5_000,
     });
     assert.ok((await subjects()).includes(ratesSubject(held.product, held.tariff)));
+  });
+
+  it('makes its periodic catch-up through the stream leader, not the nearest replica', async () => {
+    const bus = await createBuckets(admin);
+    const a = tariffN(81);
+    await putDoc(bus, makeDoc(a.product, a.tariff));
+    const reads = await keyReads(admin);
+    try {
+      const c = await open({ tariffs: [a], relistIntervalMs: 300 });
+      await c.ready();
+      await check(() => reads.direct >= 2, { name: 'the first read of both keys, a direct get' });
+      const afterStart = { ...reads };
+      // Each catch-up reads both keys through the leader: a replica that numbered writes differently (seen
+      // with nats-server 2.9.10 after a node crash) would otherwise keep answering a pod near it.
+      await check(() => reads.leader - afterStart.leader >= 4, { name: 'two catch-ups through the leader' });
+      assert.equal(c.stats().rebased, 0);
+    } finally {
+      reads.stop();
+    }
+  });
+
+  it('reads every key through the stream leader once the server renumbered one it held', async () => {
+    const bus = await createBuckets(admin);
+    const a = tariffN(82);
+    const dir = mkdtempSync(join(tmpdir(), 'ratebus-client-tariffs-'));
+    owned.push({ close: async () => rmSync(dir, { recursive: true, force: true }) });
+    const rev = await putDoc(bus, makeDoc(a.product, a.tariff, { seed: 1 }));
+    // The held revision is one the stream does not have (what a pod holds after the server lost or
+    // renumbered writes): persisted by a first pod, then raised.
+    const first = await RateClient.connect({ servers: ns.url, ...QUIET, tariffs: [a], cacheDir: dir });
+    await first.ready();
+    await first.close();
+    const file = join(dir, `${a.product}_${a.tariff}.json`);
+    const persisted = JSON.parse(readFileSync(file, 'utf8')) as { revision: number };
+    assert.equal(persisted.revision, rev);
+    writeFileSync(file, JSON.stringify({ ...persisted, revision: rev + 500 }));
+
+    const c = await open({ tariffs: [a], cacheDir: dir });
+    await check(() => c.stats().rebased === 1 && c.get(a.product, a.tariff)?.revision === rev, {
+      name: "the stream leader's entry taken",
+    });
+    const reads = await keyReads(admin);
+    try {
+      const next = makeDoc(a.product, a.tariff, { seed: 2 });
+      const rev2 = await publish(admin, bus, next);
+      await check(() => c.get(a.product, a.tariff)?.revision === rev2, { name: 'pushed document held' });
+      assert.equal(reads.direct, 0, 'no direct get after the renumbering');
+      assert.ok(reads.leader >= 1);
+    } finally {
+      reads.stop();
+    }
   });
 
   it('rejects tariffs without tariff sync, and invalid codes, listing every problem', async () => {
