@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
-import { RatebusConfigSchema, type TariffRef, tariffRef } from '@ratebus/schema';
+import { INBOX_PREFIXES, RatebusConfigSchema, type TariffRef, tariffRef } from '@ratebus/schema';
 import { check, freePort, ManagedProcess, NatsCluster } from '@ratebus/testkit';
 import { parse, stringify } from 'yaml';
 
@@ -30,11 +30,11 @@ const ROLES: readonly Role[] = ['fetcher', 'pod', 'gateway', 'lastresort', 'insp
 
 /** Inbox prefixes the roles must use (services/nats/accounts.conf); pods and the gateway keep `_INBOX`. */
 export const INBOX_PREFIX: Readonly<Record<Role, string | undefined>> = {
-  fetcher: '_INBOX_fetcher',
+  fetcher: INBOX_PREFIXES.fetcher,
   pod: undefined,
   gateway: undefined,
-  lastresort: '_INBOX_lastresort',
-  inspector: '_INBOX_inspector',
+  lastresort: INBOX_PREFIXES.lastresort,
+  inspector: INBOX_PREFIXES.inspector,
 };
 
 /** Lease timings written into the local fetchers' config: short, so a crashed leader is replaced in ~6 s. */

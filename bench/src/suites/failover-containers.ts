@@ -4,6 +4,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   BUCKETS,
   ERROR_CODE_HEADER,
+  INBOX_PREFIXES,
   LEASE_KEY,
   rateKey,
   refreshSubject,
@@ -137,7 +138,7 @@ export const failoverContainersSuite: Suite = async ({ quick, log }) => {
       servers: cfg.servers,
       user: 'inspector',
       pass: cfg.inspectorPassword,
-      inboxPrefix: '_INBOX_inspector',
+      inboxPrefix: INBOX_PREFIXES.inspector,
       maxReconnectAttempts: -1,
     });
     cleanup.add('inspector', () => inspector.close());

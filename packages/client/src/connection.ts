@@ -4,12 +4,13 @@ import {
   credsAuthenticator,
   type NatsConnection,
 } from '@nats-io/transport-node';
+import { DEFAULT_NATS_URL } from '@ratebus/schema';
 import { type ClientLogger, errInfo } from './logger.js';
 import type { ResolvedOptions } from './options.js';
 import { type Backoff, sleep } from './timing.js';
 
 /** Default NATS URL when none is given (the embedded default of the design). */
-export const DEFAULT_SERVERS = 'nats://127.0.0.1:4222';
+export const DEFAULT_SERVERS = DEFAULT_NATS_URL;
 
 /** Connection options with the informer's needs: endless reconnects and quick dead-link detection. */
 export function connectionOptions(o: ResolvedOptions, name: string): ConnectionOptions {

@@ -1,6 +1,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { OctopusClient, OctopusClientOptions } from '@ratebus/octopus';
-import { DEFAULT_WINDOW_DAYS, type PaymentMethod, type TariffRef, tariffRef } from '@ratebus/schema';
+import {
+  DEFAULT_WINDOW_DAYS,
+  INBOX_PREFIXES,
+  type PaymentMethod,
+  type TariffRef,
+  tariffRef,
+} from '@ratebus/schema';
 import { z } from 'zod';
 import { InvalidOptionsError } from './errors.js';
 import type { ClientHooks } from './hooks.js';
@@ -52,9 +58,9 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
 /** Default duration of a last-resort lock, ms (the fetchers' default lease duration). */
 export const DEFAULT_LOCK_MS = 15_000;
 /** Inbox prefix the fetcher role must use (services/nats/accounts.conf). */
-export const FETCHER_INBOX_PREFIX = '_INBOX_fetcher';
+export const FETCHER_INBOX_PREFIX = INBOX_PREFIXES.fetcher;
 /** Inbox prefix the `lastresort` role must use (services/nats/accounts.conf): the last resort's default. */
-export const LAST_RESORT_INBOX_PREFIX = '_INBOX_lastresort';
+export const LAST_RESORT_INBOX_PREFIX = INBOX_PREFIXES.lastresort;
 
 /** How to log in to NATS. */
 export type Credentials =

@@ -63,6 +63,8 @@ export { DEFAULT_SIM_CLOCK_REFRESH_MS, type FollowedClock, followSimulatorClock 
 export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, VERSION } from './transport.js';
 export {
   DAY_MS,
+  londonOffsetMs,
+  londonWallToUtc,
   type UkDate,
   ukDate,
   ukDateString,

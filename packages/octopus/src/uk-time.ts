@@ -1,13 +1,15 @@
 /**
- * Europe/London calendar arithmetic for the schedule and the fetch window. Upstream publishes by the UK
- * clock (Agile at ≈16:00, Tracker at ≈11:00, Agile days run 23:00→23:00), so every boundary is a UK wall
- * time turned into an epoch instant. UK offsets change at 01:00 UTC, never near the times used here.
+ * Europe/London calendar arithmetic, the one implementation ratebus uses (the simulator keeps its own, as an
+ * independent oracle for the tests that compare against it). Upstream publishes by the UK clock (Agile at
+ * ≈16:00, Tracker at ≈11:00, Agile days run 23:00→23:00) and reads naive query times as London wall time,
+ * so boundaries are UK wall times turned into epoch instants. Intl only, no tz library: London's offset is
+ * always 0 or +1 h, which keeps wall → UTC conversion to two candidates.
  */
 
 const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
 
-const fmt = new Intl.DateTimeFormat('en-GB', {
+const LONDON = new Intl.DateTimeFormat('en-GB', {
   timeZone: 'Europe/London',
   hourCycle: 'h23',
   year: 'numeric',
@@ -15,6 +17,7 @@ const fmt = new Intl.DateTimeFormat('en-GB', {
   day: '2-digit',
   hour: '2-digit',
   minute: '2-digit',
+  second: '2-digit',
 });
 
 /** A UK calendar date. */
@@ -28,19 +31,36 @@ export interface UkDate {
 interface UkParts extends UkDate {
   readonly hour: number;
   readonly minute: number;
+  readonly second: number;
 }
 
 function parts(t: number): UkParts {
   const p: Record<string, number> = {};
-  for (const x of fmt.formatToParts(new Date(t))) if (x.type !== 'literal') p[x.type] = Number(x.value);
-  return { y: p.year ?? 0, m: p.month ?? 0, d: p.day ?? 0, hour: p.hour ?? 0, minute: p.minute ?? 0 };
+  for (const x of LONDON.formatToParts(new Date(t))) if (x.type !== 'literal') p[x.type] = Number(x.value);
+  return {
+    y: p.year ?? 0,
+    m: p.month ?? 0,
+    d: p.day ?? 0,
+    hour: p.hour ?? 0,
+    minute: p.minute ?? 0,
+    second: p.second ?? 0,
+  };
 }
 
-/** UK offset from UTC at `t`, ms (0 in winter, 3 600 000 in summer). */
-function offsetAt(t: number): number {
+/** London's offset from UTC at instant `t`, ms (0 in winter, 3 600 000 in summer). */
+export function londonOffsetMs(t: number): number {
   const p = parts(t);
-  const asUtc = Date.UTC(p.y, p.m - 1, p.d, p.hour, p.minute);
-  return Math.round((asUtc - Math.floor(t / 60_000) * 60_000) / HOUR_MS) * HOUR_MS;
+  return Date.UTC(p.y, p.m - 1, p.d, p.hour, p.minute, p.second) - Math.floor(t / 1000) * 1000;
+}
+
+/**
+ * The instant of a London wall-clock time given as "UTC fields" (`Date.UTC(...)` of the local fields).
+ * The repeated October hour resolves to its first occurrence and the missing March hour uses the offset
+ * before the change — Python's zoneinfo with fold=0, which is what the upstream (Django) does.
+ */
+export function londonWallToUtc(localAsUtc: number): number {
+  const bst = localAsUtc - HOUR_MS;
+  return londonOffsetMs(bst) === HOUR_MS ? bst : localAsUtc;
 }
 
 /** The UK calendar date at instant `t`, shifted by `addDays`. */
@@ -57,8 +77,7 @@ export function ukDateString(d: UkDate): string {
 
 /** The instant of UK wall time `hour:minute` on UK date `date`. */
 export function ukWallTime(date: UkDate, hour: number, minute = 0): number {
-  const guess = Date.UTC(date.y, date.m - 1, date.d, hour, minute);
-  return guess - offsetAt(guess);
+  return londonWallToUtc(Date.UTC(date.y, date.m - 1, date.d, hour, minute));
 }
 
 /** UK local midnight starting the UK day that is `addDays` after the day containing `t`. */

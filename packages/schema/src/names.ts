@@ -31,6 +31,23 @@ export const BUCKETS = {
 } as const;
 export type BucketRole = keyof typeof BUCKETS;
 
+/** Where every service, pod and the CLI connect when no NATS URL is given. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
+/**
+ * Reply inbox prefix of each role that has its own (services/nats/accounts.conf): replies to the fetcher, the
+ * last resort and the inspector stay off the pods' `_INBOX.>`. Pods and the gateway use the default `_INBOX`.
+ */
+export const INBOX_PREFIXES = {
+  fetcher: '_INBOX_fetcher',
+  lastresort: '_INBOX_lastresort',
+  inspector: '_INBOX_inspector',
+} as const;
+
+/** Log levels every ratebus process accepts in `LOG_LEVEL` (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** The lease key inside {@link BUCKETS.lease}. */
 export const LEASE_KEY = 'fetcher';
 

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { type ConnectionOptions, credsAuthenticator } from '@nats-io/transport-node';
+import { DEFAULT_NATS_URL, INBOX_PREFIXES } from '@ratebus/schema';
 import type { ConnectionFlags } from './args.js';
 import { UsageError } from './errors.js';
 
-/** Default NATS server list (the project's embedded default). */
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export { DEFAULT_NATS_URL };
 /** Ping interval of long-running commands (`watch`), ms: a dead link is noticed within about 3 × this. */
 export const DEFAULT_PING_INTERVAL_MS = 5_000;
 /** Wait between reconnect attempts of `watch`, ms. */
@@ -15,8 +15,8 @@ export const DEFAULT_RECONNECT_TIME_WAIT_MS = 1_000;
  * the fetcher travel on their own prefixes; pods and the gateway keep the default `_INBOX`.
  */
 export const ROLE_INBOX_PREFIX: Readonly<Record<string, string>> = {
-  inspector: '_INBOX_inspector',
-  fetcher: '_INBOX_fetcher',
+  inspector: INBOX_PREFIXES.inspector,
+  fetcher: INBOX_PREFIXES.fetcher,
 };
 
 /** The environment variables read (the fetcher's NATS variables, plus NATS_INBOX_PREFIX). */

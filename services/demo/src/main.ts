@@ -11,7 +11,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { followSimulatorClock, ukDate, ukWallTime } from '@ratebus/octopus';
-import { BUCKETS, RatesDocumentSchema, validate } from '@ratebus/schema';
+import { BUCKETS, INBOX_PREFIXES, RatesDocumentSchema, validate } from '@ratebus/schema';
 import { chooseNats, type NatsChoice } from './nats.js';
 import { PODS, Pods } from './pods.js';
 import { eventTime, type Leader, naiveEstimate, readLeader, render, upstreamRequests } from './status.js';
@@ -62,7 +62,7 @@ async function main(): Promise<number> {
       ...(nats.logins.inspector
         ? { user: nats.logins.inspector.user, pass: nats.logins.inspector.pass }
         : {}),
-      ...(nats.logins.inspector ? { inboxPrefix: '_INBOX_inspector' } : {}),
+      ...(nats.logins.inspector ? { inboxPrefix: INBOX_PREFIXES.inspector } : {}),
       maxReconnectAttempts: -1,
     });
     const start = await simulatorStart(statusNc);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { DEFAULT_NATS_URL } from '@ratebus/schema';
 import { NatsServer } from '@ratebus/testkit';
 import { ACCOUNTS_CONF } from './paths.js';
 
@@ -16,7 +17,6 @@ export interface NatsChoice {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 const ROLES = ['fetcher', 'gateway', 'pod', 'lastresort', 'inspector'] as const;
 
 /**

@@ -1,10 +1,15 @@
 import { hostname } from 'node:os';
-import { type LimitsConfig, type RatebusConfig, RatebusConfigSchema } from '@ratebus/schema';
+import {
+  DEFAULT_NATS_URL,
+  type LimitsConfig,
+  LOG_LEVELS,
+  type LogLevel,
+  type RatebusConfig,
+  RatebusConfigSchema,
+} from '@ratebus/schema';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type ConfigIssue } from './errors.js';
 
-/** Default NATS server list. */
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 /** Default port of /metrics, /healthz and /readyz; 0 turns the HTTP server off. */
 export const DEFAULT_METRICS_PORT = 9464;
 /** Default interface of the HTTP server: loopback only. */
@@ -15,8 +20,7 @@ export const DEFAULT_REPLICAS = 1;
 export const DEFAULT_NATS_PING_INTERVAL_MS = 5_000;
 export const DEFAULT_LOG_LEVEL = 'info';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { DEFAULT_NATS_URL, LOG_LEVELS, type LogLevel };
 
 /** How the fetcher authenticates to NATS. */
 export type NatsAuth =

@@ -2,6 +2,8 @@
  * @ratebus/fetcher — the elected fetcher: a lease election on NATS KV, the leader's work (schedule, fetch,
  * publish, refresh, URL cache), bucket setup, config, metrics and HTTP probes. The process is `main.ts`.
  */
+
+export { VERSION } from '@ratebus/service-kit';
 export { BUCKET_LIMITS, type BucketLimits, MAX_POD_WATCHES, MAX_TARIFFS } from './bucket-limits.js';
 export {
   type BucketSpec,
@@ -62,7 +64,6 @@ export {
   type MetricsOptions,
   type UpstreamRequestEvent,
 } from './metrics.js';
-export { VERSION } from './version.js';
 export { realClock, scaledClock } from './worker/clock.js';
 export { MARK_PAUSE_MS, meetsMarkGuard } from './worker/schedule-rules.js';
 export type { Buckets, Clock, Fence, RefusalReason, WorkerDeps, WorkerMetrics } from './worker/types.js';

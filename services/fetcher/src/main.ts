@@ -12,6 +12,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { DEFAULT_USER_AGENT, followSimulatorClock, OctopusClient, RequestBudget } from '@ratebus/octopus';
+import { INBOX_PREFIXES } from '@ratebus/schema';
 import { Liveness } from '@ratebus/service-kit';
 import { type Logger, pino } from 'pino';
 import { type FetcherBuckets, openBuckets } from './buckets.js';
@@ -36,7 +37,7 @@ function natsOptions(config: FetcherConfig): ConnectionOptions {
     servers: config.nats.servers,
     name: `ratebus-fetcher ${config.fetcherId}`,
     // Replies to the fetcher (JetStream API, lease) stay off the pods' _INBOX.> (services/nats/accounts.conf).
-    inboxPrefix: FETCHER_INBOX_PREFIX,
+    inboxPrefix: INBOX_PREFIXES.fetcher,
     maxReconnectAttempts: -1,
     pingInterval: config.nats.pingIntervalMs,
     maxPingOut: 2,
@@ -48,9 +49,6 @@ function natsOptions(config: FetcherConfig): ConnectionOptions {
   else if (auth.kind === 'creds') o.authenticator = credsAuthenticator(new TextEncoder().encode(auth.creds));
   return o;
 }
-
-/** Inbox prefix of the fetcher role. */
-const FETCHER_INBOX_PREFIX = '_INBOX_fetcher';
 
 /**
  * A scheduling clock that follows the simulator's (OCTOPUS_SIM_CLOCK=1): demos and benchmarks run the

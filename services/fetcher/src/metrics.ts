@@ -1,7 +1,7 @@
+import { registerBuildInfo } from '@ratebus/service-kit';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Confirmation } from './confirmations.js';
 import type { ElectorObserver } from './lease/elector.js';
-import { VERSION } from './version.js';
 import type { WorkerMetrics } from './worker/types.js';
 
 /** One upstream attempt, as reported by the octopus client's `hooks.onRequest`. */
@@ -176,12 +176,7 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
     registers,
   });
 
-  new Gauge({
-    name: 'ratebus_build_info',
-    help: 'Always 1; the labels say which build runs.',
-    labelNames: ['service', 'version', 'nodejs'] as const,
-    registers,
-  }).set({ service: 'fetcher', version: VERSION, nodejs: process.versions.node }, 1);
+  registerBuildInfo('fetcher', registers);
   const nats = new Gauge({
     name: 'ratebus_nats_connected',
     help: '1 while the NATS connection is up, else 0.',

@@ -1,4 +1,4 @@
-import { productCode, type TariffRef } from '@ratebus/schema';
+import { DEFAULT_NATS_URL, LOG_LEVELS, productCode, type TariffRef } from '@ratebus/schema';
 import { z } from 'zod';
 import { GatewayConfigError } from './errors.js';
 import { DEFAULT_PREDBAT_SCAN_INTERVAL_MS, parsePredbatTariffs } from './predbat-feed.js';
@@ -7,7 +7,7 @@ import { DEFAULT_ENSURE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_UPSTREAM
 import { DEFAULT_URL_CACHE_TIMEOUT_MS } from './url-cache.js';
 
 /** NATS URL used when `NATS_URL` is not set (the embedded default of the project). */
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export { DEFAULT_NATS_URL };
 export const DEFAULT_LOG_LEVEL = 'info';
 
 const int = (min: number, max: number) =>
@@ -44,9 +44,7 @@ const EnvSchema = z
     PREDBAT_TARIFFS: nonEmpty.optional(),
     PREDBAT_SCAN_INTERVAL_MS: int(1_000, 3_600_000).default(DEFAULT_PREDBAT_SCAN_INTERVAL_MS),
     PREDBAT_FLUX_IMPORT_PRODUCT: nonEmpty.default(DEFAULT_FLUX_IMPORT_PRODUCT),
-    LOG_LEVEL: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default(DEFAULT_LOG_LEVEL),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
   })
   .superRefine((e, ctx) => {
     if (e.NATS_CREDS && (e.NATS_USER || e.NATS_PASSWORD)) {

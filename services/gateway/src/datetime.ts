@@ -1,46 +1,8 @@
 /**
  * Upstream datetime query values, read as Django does: ISO 8601 with an optional offset; a naive time or a
- * bare date is wall-clock time in Europe/London. Intl only, no tz library.
+ * bare date is wall-clock time in Europe/London (`londonWallToUtc`, the one London-time implementation).
  */
-
-const HOUR_MS = 3_600_000;
-
-const LONDON = new Intl.DateTimeFormat('en-GB', {
-  timeZone: 'Europe/London',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
-
-/** London's offset from UTC at instant `t`, ms (0 or 3 600 000). */
-export function londonOffsetMs(t: number): number {
-  const f: Record<string, number> = {};
-  for (const p of LONDON.formatToParts(new Date(t))) if (p.type !== 'literal') f[p.type] = Number(p.value);
-  const asUtc = Date.UTC(
-    f.year ?? 0,
-    (f.month ?? 1) - 1,
-    f.day ?? 1,
-    f.hour ?? 0,
-    f.minute ?? 0,
-    f.second ?? 0,
-  );
-  return asUtc - Math.floor(t / 1000) * 1000;
-}
-
-/**
- * The instant of a London wall-clock time given as "UTC fields" (`Date.UTC(...)` of the local fields).
- * The repeated October hour resolves to its first occurrence and the missing March hour uses the offset
- * before the change — Python's zoneinfo with fold=0, which is what the upstream (Django) does.
- */
-export function londonWallToUtc(localAsUtc: number): number {
-  const bst = localAsUtc - HOUR_MS;
-  if (londonOffsetMs(bst) === HOUR_MS) return bst;
-  return localAsUtc;
-}
+import { londonWallToUtc } from '@ratebus/octopus';
 
 // Django's `parse_datetime` pattern (hour:minute required once a time is given, up to 6 fraction digits
 // used and 6 more ignored, optional blanks before the offset), with a two-digit month and day, plus a bare date.

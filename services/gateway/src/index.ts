@@ -3,6 +3,8 @@
  * (PredBat's URL mode points at it), a storage feed that keeps PredBat's own cache directory (API-key mode),
  * and an optional file mirror in the original shared-cache layout.
  */
+
+export { VERSION } from '@ratebus/service-kit';
 export { DEFAULT_LOG_LEVEL, DEFAULT_NATS_URL, ENV_VARS, type GatewayConfig, loadConfig } from './config.js';
 export { parseUpstreamDateTime } from './datetime.js';
 export { GatewayConfigError, GatewayErrorCode, MirrorWriteError, PredbatWriteError } from './errors.js';
@@ -107,4 +109,3 @@ export {
   type UrlCache,
   type UrlCacheResult,
 } from './url-cache.js';
-export { VERSION } from './version.js';

@@ -1,4 +1,5 @@
 import type { ClientStats } from '@ratebus/client';
+import { registerBuildInfo } from '@ratebus/service-kit';
 import {
   Counter,
   collectDefaultMetrics,
@@ -9,7 +10,6 @@ import {
 } from 'prom-client';
 import type { PageCacheStats } from './page-cache.js';
 import { LATENCY_BUCKETS_S, RequestTally } from './request-tally.js';
-import { VERSION } from './version.js';
 
 /** The part of `RateClient` the client metrics read (`stats()`), structurally. */
 export interface StatsSource {
@@ -130,12 +130,7 @@ export class GatewayMetrics {
       'Bytes of the bodies held in the page cache.',
       (s) => s.bytes,
     );
-    new Gauge({
-      name: 'ratebus_build_info',
-      help: 'Always 1; the labels say which build runs.',
-      labelNames: ['service', 'version', 'nodejs'],
-      registers,
-    }).set({ service: 'gateway', version: VERSION, nodejs: process.versions.node }, 1);
+    registerBuildInfo('gateway', registers);
     this.clientMetrics(registers);
   }
 

@@ -1,4 +1,5 @@
 /** `npm run sim`: environment → simulator, pino logs, graceful SIGTERM/SIGINT. */
+import { LOG_LEVELS } from '@ratebus/schema';
 import pino from 'pino';
 import { z } from 'zod';
 import { SimConfigError } from './errors.js';
@@ -19,7 +20,7 @@ const EnvSchema = z.object({
   SIM_SEED: num(DEFAULT_SEED).pipe(z.int()),
   SIM_PUBLICATION_DELAY_MINUTES: num(DEFAULT_PUBLICATION_DELAY_MINUTES).pipe(z.number().min(0).max(1440)),
   SIM_PUBLIC_BASE_URL: z.url().optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
 async function main(): Promise<void> {

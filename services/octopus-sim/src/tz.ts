@@ -1,6 +1,8 @@
 /**
  * Europe/London arithmetic with Intl only (no tz library). London's offset is always 0 or +1 h, which keeps
- * local → UTC conversion to two candidates.
+ * local → UTC conversion to two candidates. Deliberately not shared with `@ratebus/octopus`'s `uk-time.ts`:
+ * the simulator is the oracle the gateway's and fetcher's London-time handling is tested against (bodies
+ * compared byte for byte), and a shared mistake would pass those tests.
  */
 
 export const HOUR_MS = 3_600_000;

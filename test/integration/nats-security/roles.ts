@@ -10,6 +10,7 @@ import {
   type NatsConnection,
   PermissionViolationError,
 } from '@nats-io/transport-node';
+import { INBOX_PREFIXES } from '@ratebus/schema';
 import { natsServerVersion } from '@ratebus/testkit';
 
 /** `services/nats/` in this checkout (this file runs from `test/dist/integration/nats-security/`). */
@@ -38,9 +39,9 @@ export const ROLE_ENV: Record<string, string> = {
 
 /** Inbox prefixes the roles must use (see accounts.conf); pods and the gateway keep the default `_INBOX`. */
 export const INBOX_PREFIX: Partial<Record<Role, string>> = {
-  fetcher: '_INBOX_fetcher',
-  lastresort: '_INBOX_lastresort',
-  inspector: '_INBOX_inspector',
+  fetcher: INBOX_PREFIXES.fetcher,
+  lastresort: INBOX_PREFIXES.lastresort,
+  inspector: INBOX_PREFIXES.inspector,
 };
 
 /**
