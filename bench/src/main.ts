@@ -41,6 +41,8 @@ const NEEDS_COMPOSE = new Set(['failover-containers']);
 const names = values.only ? values.only.split(',') : Object.keys(SUITES).filter((n) => !NEEDS_COMPOSE.has(n));
 const RESULTS = 'bench/results';
 const DOC = 'docs/benchmarks.md';
+/** `bench/notes/<suite>.md`, when present, is appended to that suite's section. */
+const NOTES = 'bench/notes';
 
 interface Stored extends SuiteResult {
   readonly suite: string;
@@ -92,8 +94,10 @@ async function writeDoc(): Promise<void> {
       continue;
     }
     const r = JSON.parse(text) as Stored;
+    // Notes written by hand (other runs, what a figure depends on) survive the regeneration of this page.
+    const notes = await readFile(`${NOTES}/${name}.md`, 'utf8').catch(() => null);
     sections.push(
-      `## ${r.title}\n\nMeasured ${r.ranAt.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}.\nReproduce: \`${r.command}\`\n\n${r.markdown}\n`,
+      `## ${r.title}\n\nMeasured ${r.ranAt.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}.\nReproduce: \`${r.command}\`\n\n${r.markdown}\n${notes ? `\n${notes.trimEnd()}\n` : ''}`,
     );
   }
   const chaos = await chaosSection();

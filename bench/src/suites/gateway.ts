@@ -162,7 +162,9 @@ export const gatewaySuite: Suite = async ({ quick, log }) => {
       const paths = targets.get(seq.name) ?? [];
       const measured = new Map<string, LoadResult[]>(servers.map(([t]) => [t, []]));
       for (let round = 0; round < rounds; round++) {
-        for (const [target, origin] of servers) {
+        // Each round starts with the next server: none is always measured first, or after the same one.
+        for (let k = 0; k < servers.length; k++) {
+          const [target, origin] = servers[(round + k) % servers.length] as (typeof servers)[number];
           await load({ origin, paths, connections: CONNECTIONS, seconds: warmSeconds });
           const r = await load({ origin, paths, connections: CONNECTIONS, seconds });
           if (r.errors > 0) throw new Error(`${seq.name}, ${target}: ${r.errors} failed requests`);
@@ -202,7 +204,7 @@ export const gatewaySuite: Suite = async ({ quick, log }) => {
       `Home Assistant's: \`GET ${RATES}?period_from=…&period_to=…\` (no trailing slash; yesterday 00:00 UTC to the day after tomorrow 00:00 UTC), then every \`next\` (${sizes(ha.name)}). ` +
       `The gateway (\`services/gateway\`, one Node process) answers from its RateClient's copy of one Agile document (${AGILE_SLOTS} slots) put into KV on a local nats-server; ` +
       'the bodies it returned are written to disk and served by nginx (one worker, `sendfile`, access log off, a `map` from request target to file), and served from memory by a bare `node:http` process (`bench/src/gateway/bare-server.ts`: a `Map` lookup, `writeHead`, `end`), both checked byte for byte first. ' +
-      `Same load generator for all: ${generator || '—'}, keep-alive, loopback; ${rounds} rounds of the three servers in turn, each ${warmSeconds} s warm-up then ${seconds} s measured; a row is the server's median round by requests per second (all rounds in the last column). ` +
+      `Same load generator for all: ${generator || '—'}, keep-alive, loopback; ${rounds} rounds of the three servers in turn (each round starting with the next server), each ${warmSeconds} s warm-up then ${seconds} s measured; a row is the server's median round by requests per second (all rounds in the last column). ` +
       "Servers and generator share the machine's cores.",
     '',
     table,
