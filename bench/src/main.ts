@@ -95,13 +95,14 @@ async function writeDoc(): Promise<void> {
     }
     const r = JSON.parse(text) as Stored;
     // Notes written by hand (other runs, what a figure depends on) survive the regeneration of this page.
-    const notes = await readFile(`${NOTES}/${name}.md`, 'utf8').catch(() => null);
+    const notes = await notesOf(name);
     sections.push(
       `## ${r.title}\n\nMeasured ${r.ranAt.slice(0, 16).replace('T', ' ')} UTC on ${r.machine}.\nReproduce: \`${r.command}\`\n\n${r.markdown}\n${notes ? `\n${notes.trimEnd()}\n` : ''}`,
     );
   }
   const chaos = await chaosSection();
-  if (chaos) sections.push(chaos);
+  const chaosNotes = await notesOf('chaos');
+  if (chaos) sections.push(chaosNotes ? `${chaos}\n${chaosNotes.trimEnd()}\n` : chaos);
   const head =
     '# Benchmarks\n\nEvery figure below was measured by `npm run bench` (all suites; `--only <suite>` for one, ' +
     '`--quick` for the CI smoke run, which does not update this page). Each table puts ratebus side by side ' +
@@ -109,6 +110,11 @@ async function writeDoc(): Promise<void> {
   await mkdir('docs', { recursive: true });
   await writeFile(DOC, `${head}\n${sections.join('\n')}`);
   console.log(`\nwrote ${DOC}`);
+}
+
+/** The hand-written notes of a section (`bench/notes/<name>.md`), or null. */
+function notesOf(name: string): Promise<string | null> {
+  return readFile(`${NOTES}/${name}.md`, 'utf8').catch(() => null);
 }
 
 interface ChaosSummary {

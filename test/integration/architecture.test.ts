@@ -23,11 +23,12 @@ function imports(file: string): string[] {
 }
 
 const SERVICES = ['@ratebus/fetcher', '@ratebus/gateway', '@ratebus/octopus-sim'];
-/** Allowed @ratebus imports per package: schema ◀ octopus ◀ client ◀ services. */
+/** Allowed @ratebus imports per package: schema ◀ bus, octopus ◀ client ◀ services. */
 const ALLOWED: Record<string, string[]> = {
   schema: [],
+  bus: ['@ratebus/schema'],
   octopus: ['@ratebus/schema'],
-  client: ['@ratebus/schema', '@ratebus/octopus'],
+  client: ['@ratebus/schema', '@ratebus/bus', '@ratebus/octopus'],
   testkit: [],
   'service-kit': [],
 };

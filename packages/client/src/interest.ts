@@ -1,16 +1,8 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import { isCasLoss } from '@ratebus/bus';
 import { decode, type Interest, InterestSchema, SCHEMA_VERSION, type TariffRef } from '@ratebus/schema';
 import { type ClientLogger, errInfo } from './logger.js';
 import { jittered, Periodic } from './timing.js';
-
-function isCasLoss(e: unknown): boolean {
-  return (
-    e instanceof JetStreamApiError &&
-    (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
 
 export interface InterestOptions {
   /** Renewal check period, ms; default a quarter of the TTL. Jittered ±25 %. */

@@ -1,16 +1,7 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import { isCasLoss } from '@ratebus/bus';
 import { LockLostError } from './errors.js';
 import { type ClientLogger, errInfo } from './logger.js';
-
-/** True when a KV write lost a compare-and-set (the key exists, or moved on since we read it). */
-export function isCasLoss(e: unknown): boolean {
-  return (
-    e instanceof JetStreamApiError &&
-    (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
 
 export interface KvLockOptions {
   /**

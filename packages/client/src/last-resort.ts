@@ -1,6 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { isCasLoss, isRequestTimeout } from '@ratebus/bus';
 import { buildDocument, checkDocument, fetchWindow, OctopusClient } from '@ratebus/octopus';
 import {
   BUCKETS,
@@ -23,11 +24,11 @@ import {
   type LastResortEvent,
   type LastResortOutcome,
 } from './hooks.js';
-import { declaredDuration, isCasLoss, KvLock, type LockSightings } from './kv-lock.js';
+import { declaredDuration, KvLock, type LockSightings } from './kv-lock.js';
 import { confirmationOf } from './local-copy.js';
 import { type ClientLogger, errInfo } from './logger.js';
 import type { ResolvedLastResort, ResolvedOptions } from './options.js';
-import { isRequestTimeout, requestRefresh } from './refresh.js';
+import { requestRefresh } from './refresh.js';
 import { jittered, Periodic } from './timing.js';
 import type { RateView } from './view.js';
 

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { connect } from '@nats-io/transport-node';
+import { isRequestTimeout } from '@ratebus/bus';
 import {
   overlapping,
   type PaymentMethod,
@@ -29,7 +30,7 @@ import { CopyKeeper } from './keeper.js';
 import { LastResort } from './last-resort.js';
 import { type ClientLogger, errInfo, silentLogger } from './logger.js';
 import { type RateClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { isRequestTimeout, requestRefresh } from './refresh.js';
+import { requestRefresh } from './refresh.js';
 import { BusSync } from './sync.js';
 import { sleep } from './timing.js';
 import type { RateUpdate, UpdateListener } from './updates.js';

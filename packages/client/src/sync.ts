@@ -1,6 +1,7 @@
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { readThroughLeader } from '@ratebus/bus';
 import { BUCKETS, type TariffRef } from '@ratebus/schema';
 import { connectionOptions, connectWithRetry } from './connection.js';
 import type { ClientHooks } from './hooks.js';
@@ -315,10 +316,6 @@ function leaderReader(nc: NatsConnection, timeout: number): LeaderRead {
       jsm = null;
       throw e;
     });
-    const m = await (await jsm).streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` });
-    if (!m) return null;
-    const op = m.header?.get('KV-Operation');
-    const operation = op === 'DEL' || op === 'PURGE' ? op : 'PUT';
-    return { key, value: m.data, revision: m.seq, operation, created: m.time };
+    return readThroughLeader(await jsm, bucket, key);
   };
 }

@@ -6,6 +6,7 @@ import {
   type NatsConnection,
   PermissionViolationError,
 } from '@nats-io/transport-node';
+import { findCause } from '@ratebus/bus';
 import { type ClientLogger, RateClient } from '@ratebus/client';
 import { BUCKETS, decode, LEASE_KEY, type LeaseValue, LeaseValueSchema } from '@ratebus/schema';
 import { type ConnectionSettings, natsOptions } from './connection.js';
@@ -25,12 +26,6 @@ export async function openConnection(
     }
     throw new ConnectError(s.servers, e instanceof Error ? e.message : String(e), { cause: e });
   }
-}
-
-/** The first error of type `t` in `e`'s cause chain. */
-export function findCause<T extends Error>(e: unknown, t: abstract new (...a: never[]) => T): T | null {
-  for (let cur: unknown = e; cur instanceof Error; cur = cur.cause) if (cur instanceof t) return cur;
-  return null;
 }
 
 export const isPermissionDenied = (e: unknown): boolean => findCause(e, PermissionViolationError) !== null;

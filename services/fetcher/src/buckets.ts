@@ -190,22 +190,11 @@ export async function verifyBucket(
   }
 }
 
-/** The fields of a stored KV entry that a leader read returns. */
+/**
+ * The fields of a stored KV entry that a leader read returns (`readThroughLeader` of `@ratebus/bus`: `kv.get()`
+ * is a direct get that any replica may answer, and on nats-server < 2.9.17 a replica that has just restarted
+ * answers with what it held before, nats-server#4162).
+ */
 export type StoredEntry = Pick<KvEntry, 'operation' | 'value' | 'revision'>;
 
-/**
- * The latest entry of `key` in `bucket`, read with `STREAM.MSG.GET`, which the stream leader answers.
- * `kv.get()` is a direct get (`allow_direct`, the 2.9+ default) that any replica may answer, and on
- * nats-server < 2.9.17 a replica that has just restarted answers with what it held before
- * (nats-server#4162). Null when the key was never written. Throws while the stream has no leader.
- */
-export async function readThroughLeader(
-  jsm: JetStreamManager,
-  bucket: string,
-  key: string,
-): Promise<StoredEntry | null> {
-  const m = await jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` });
-  if (!m) return null;
-  const op = m.header?.get('KV-Operation');
-  return { operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.data, revision: m.seq };
-}
+export { readThroughLeader } from '@ratebus/bus';

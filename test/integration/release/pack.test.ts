@@ -16,7 +16,7 @@ import { createBuckets, makeDoc, publish } from '../gateway/docs.js';
  */
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const PACKAGES = ['packages/schema', 'packages/octopus', 'packages/client'];
+const PACKAGES = ['packages/schema', 'packages/bus', 'packages/octopus', 'packages/client'];
 const PRODUCT = 'AGILE-24-10-01';
 const TARIFF = 'E-1R-AGILE-24-10-01-C';
 
@@ -110,6 +110,7 @@ describe('@ratebus/client packed, installed into an empty project, used from Jav
 
   it('ships compiled JavaScript and declarations only, no maps into sources it does not ship', () => {
     assert.deepEqual(packed.map((p) => p.name).sort(), [
+      '@ratebus/bus',
       '@ratebus/client',
       '@ratebus/octopus',
       '@ratebus/schema',

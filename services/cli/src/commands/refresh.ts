@@ -1,42 +1,16 @@
-import { type Msg, NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
-import {
-  decode,
-  ERROR_CODE_HEADER,
-  ERROR_HEADER,
-  type RatesDocument,
-  RatesDocumentSchema,
-  type RefreshRequest,
-  refreshSubject,
-  SCHEMA_VERSION,
-  type TariffRef,
-} from '@ratebus/schema';
-import { findCause, isPermissionDenied, openConnection } from '../bus.js';
+import type { Msg } from '@nats-io/transport-node';
+import { decodeRefreshReply, isNoResponders, isRequestTimeout, refreshRequest } from '@ratebus/bus';
+import { type RatesDocument, refreshSubject, type TariffRef } from '@ratebus/schema';
+import { isPermissionDenied, openConnection } from '../bus.js';
 import { NoFetcherError, PermissionError, RefreshError, RequestTimeoutError } from '../errors.js';
 import { fields, summarize, summaryPairs } from '../format.js';
 import type { CommandContext } from './context.js';
 
-/** The refresh body this CLI sends; `by` is the connection name. */
-export function refreshRequest(ref: TariffRef, by: string, force: boolean): RefreshRequest {
-  return {
-    type: 'refresh-request',
-    schemaVersion: SCHEMA_VERSION,
-    product: ref.product,
-    tariff: ref.tariff,
-    by,
-    ...(force ? { force: true } : {}),
-  };
-}
-
 /** Maps a reply to a document, or throws the typed error its headers carry. */
 export function readReply(ref: TariffRef, reply: Pick<Msg, 'headers' | 'data'>): RatesDocument {
-  const code = reply.headers?.get(ERROR_CODE_HEADER);
-  if (code) throw new RefreshError(code, reply.headers?.get(ERROR_HEADER) || '(no message)');
-  const r = decode(RatesDocumentSchema, 'RatesDocument', reply.data);
-  if (!r.ok) throw new RefreshError('INVALID_REPLY', r.error.message, { cause: r.error });
-  if (r.value.product !== ref.product || r.value.tariff !== ref.tariff) {
-    throw new RefreshError('INVALID_REPLY', `the reply is for ${r.value.product} ${r.value.tariff}`);
-  }
-  return r.value;
+  const r = decodeRefreshReply(ref, reply);
+  if (r.ok) return r.document;
+  throw new RefreshError(r.code, r.message || '(no message)', r.cause ? { cause: r.cause } : undefined);
 }
 
 /**
@@ -75,7 +49,7 @@ async function request(
   try {
     return await nc.request(subject, body, { timeout: timeoutMs });
   } catch (e) {
-    if (findCause(e, NoRespondersError) || (e instanceof RequestError && e.isNoResponders())) {
+    if (isNoResponders(e)) {
       throw new NoFetcherError(subject, { cause: e });
     }
     if (isPermissionDenied(e)) {
@@ -87,7 +61,7 @@ async function request(
         },
       );
     }
-    if (findCause(e, TimeoutError)) throw new RequestTimeoutError(subject, timeoutMs, { cause: e });
+    if (isRequestTimeout(e)) throw new RequestTimeoutError(subject, timeoutMs, { cause: e });
     throw e;
   }
 }

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
+import { isCasLoss } from '@ratebus/bus';
 import { LEASE_KEY } from '@ratebus/schema';
 import type { Logger } from 'pino';
 import { NotLeaderError } from '../errors.js';
 import type { Fence } from '../worker/types.js';
-import { errorKind, isWrongLastSequence, leaseValue, readLease, withTerm } from './value.js';
+import { errorKind, leaseValue, readLease, withTerm } from './value.js';
 import { verifyLeaseBucket } from './verify.js';
 
 /** Upper bound of one lease request (JetStream timeout), ms. */
@@ -205,7 +206,7 @@ export class LeaderElector implements AsyncDisposable {
       await this.kv.delete(this.key, { previousSeq: held.rev });
       this.opts.logger.info({ term: held.term }, `lease released term=${held.term}`);
     } catch (e) {
-      if (isWrongLastSequence(e)) {
+      if (isCasLoss(e)) {
         this.opts.logger.info({ term: held.term }, 'lease was no longer ours; nothing to release');
       } else {
         this.opts.logger.warn({ term: held.term, err: e }, 'lease release failed; it will lapse');
@@ -302,7 +303,7 @@ export class LeaderElector implements AsyncDisposable {
           : await this.kv.update(this.key, c.value, expected);
     } catch (e) {
       // "Wrong last sequence": someone else was quicker, the holder renewed, or our read was stale.
-      if (isWrongLastSequence(e)) {
+      if (isCasLoss(e)) {
         this.observed = null;
         return;
       }
@@ -441,7 +442,7 @@ export class LeaderElector implements AsyncDisposable {
     } catch (e) {
       const seconds = (now() - sent) / 1000;
       if (t.deposed) return;
-      if (isWrongLastSequence(e)) {
+      if (isCasLoss(e)) {
         this.opts.observer?.renew?.('conflict', seconds, errorKind(e));
         await this.resolveConflict(t);
       } else {

@@ -1,4 +1,4 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiError } from '@nats-io/jetstream';
 import type { KvEntry } from '@nats-io/kv';
 import { decode, type LeaseValue, LeaseValueSchema, SCHEMA_VERSION } from '@ratebus/schema';
 
@@ -25,18 +25,6 @@ export function readLease(entry: KvEntry | null): LeaseValue | null {
   if (entry?.operation !== 'PUT') return null;
   const r = decode(LeaseValueSchema, 'LeaseValue', entry.value);
   return r.ok ? r.value : null;
-}
-
-/**
- * A CAS write failed because the key's last revision is not the one given ("wrong last sequence").
- * Branches on the JetStream API code only, never on the message.
- */
-export function isWrongLastSequence(e: unknown): boolean {
-  return (
-    e instanceof JetStreamApiError &&
-    (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
 }
 
 /** Short description of an error for logs and metric labels (class name and code, no message text). */

@@ -1,10 +1,6 @@
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamManager,
-  jetstreamManager,
-} from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { isCasLoss, readThroughLeader } from '@ratebus/bus';
 import {
   buildDocument,
   checkDocument,
@@ -26,7 +22,7 @@ import {
   type TariffRef,
 } from '@ratebus/schema';
 import type { Logger } from 'pino';
-import { readThroughLeader, type StoredEntry } from '../buckets.js';
+import type { StoredEntry } from '../buckets.js';
 import { StaleTermError } from '../errors.js';
 import { SingleFlight } from './single-flight.js';
 import type { Buckets, Clock, Fence, WorkerMetrics } from './types.js';
@@ -75,10 +71,6 @@ const LEADER_READ_TIMEOUT_MS = 1_500;
 export function errorCode(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function isCasConflict(e: unknown): boolean {
-  return e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamWrongLastSequence;
 }
 
 /**
@@ -286,7 +278,7 @@ export class Publisher {
         logger.info({ key, revision, coversThrough: doc.coversThrough, hash: doc.contentHash }, 'published');
         break;
       } catch (e) {
-        if (!isCasConflict(e) || attempt >= 2) throw e;
+        if (!isCasLoss(e) || attempt >= 2) throw e;
         // Someone wrote since we last read: a newer term means we are deposed; otherwise adopt and retry.
         const entry = await this.#readLatest(key);
         const stored =
@@ -342,7 +334,7 @@ export class Publisher {
         return;
       } catch (e) {
         this.#checkRevision.delete(key);
-        if (!isCasConflict(e) || attempt >= 2) throw e;
+        if (!isCasLoss(e) || attempt >= 2) throw e;
         revision = await this.#storedCheckRevision(key);
       }
     }
