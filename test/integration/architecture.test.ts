@@ -22,7 +22,13 @@ function imports(file: string): string[] {
   return [...statics, ...bare, ...dynamic].map((m) => m[1] as string);
 }
 
-const SERVICES = ['@ratebus/fetcher', '@ratebus/gateway', '@ratebus/octopus-sim'];
+const SERVICES = [
+  '@ratebus/cli',
+  '@ratebus/demo',
+  '@ratebus/fetcher',
+  '@ratebus/gateway',
+  '@ratebus/octopus-sim',
+];
 /** Allowed @ratebus imports per package: schema ◀ bus, octopus ◀ client ◀ services. */
 const ALLOWED: Record<string, string[]> = {
   schema: [],
@@ -33,7 +39,63 @@ const ALLOWED: Record<string, string[]> = {
   'service-kit': [],
 };
 
+const PACKAGES = Object.keys(ALLOWED).map((p) => `@ratebus/${p}`);
+/** What a service's own code (`src/`) may import: packages only, never the test kit, never another service. */
+const SERVICE_SRC: Record<string, string[]> = {
+  cli: ['@ratebus/schema', '@ratebus/bus', '@ratebus/client'],
+  // The demo runs its own nats-server through the test kit: an arrow the wrong way, to go (issue 17).
+  demo: ['@ratebus/schema', '@ratebus/octopus', '@ratebus/client', '@ratebus/testkit'],
+  fetcher: ['@ratebus/schema', '@ratebus/bus', '@ratebus/octopus', '@ratebus/service-kit'],
+  gateway: ['@ratebus/schema', '@ratebus/octopus', '@ratebus/client', '@ratebus/service-kit'],
+  'octopus-sim': ['@ratebus/schema'],
+};
+/** Another service a service's tests use, each an arrow to remove (issue 17). */
+const SERVICE_TEST_EXTRA: Record<string, string[]> = { fetcher: ['@ratebus/octopus-sim'] };
+
 describe('architecture', () => {
+  it('every service is known to this test', () => {
+    const dirs = readdirSync(join(root, 'services')).filter((d) =>
+      existsSync(join(root, 'services', d, 'src')),
+    );
+    assert.deepEqual(dirs.sort(), Object.keys(SERVICE_SRC).sort());
+    const pkgs = readdirSync(join(root, 'packages')).filter((d) =>
+      existsSync(join(root, 'packages', d, 'src')),
+    );
+    assert.deepEqual(pkgs.sort(), Object.keys(ALLOWED).sort());
+  });
+
+  for (const [svc, allowed] of Object.entries(SERVICE_SRC)) {
+    it(`services/${svc} imports only ${allowed.join(', ')} (tests: the test kit too), no other service`, () => {
+      const self = `@ratebus/${svc}`;
+      const check = (dir: string, ok: readonly string[]) => {
+        for (const file of sources(join(root, 'services', svc, dir))) {
+          for (const spec of imports(file)) {
+            const where = `${relative(root, file)} imports ${spec}`;
+            if (spec.startsWith('@ratebus/')) assert.ok(spec === self || ok.includes(spec), where);
+            if (spec.startsWith('.')) assert.ok(!spec.startsWith('../../../'), `${where}: reaches outside`);
+          }
+        }
+      };
+      check('src', allowed);
+      check('test', [...PACKAGES, ...(SERVICE_TEST_EXTRA[svc] ?? [])]);
+    });
+  }
+
+  it('test/ and bench/ use packages and services through their entry points only', () => {
+    for (const dir of ['test', 'bench']) {
+      for (const file of sources(join(root, dir))) {
+        for (const spec of imports(file)) {
+          const where = `${relative(root, file)} imports ${spec}`;
+          assert.ok(!/^@ratebus\/[^/]+\//.test(spec), `${where}: a deep import`);
+          if (spec.startsWith('.')) {
+            const target = relative(root, join(file, '..', spec));
+            assert.ok(target.startsWith(`${dir}/`), `${where}: reaches outside ${dir}/`);
+          }
+        }
+      }
+    }
+  });
+
   for (const [pkg, allowed] of Object.entries(ALLOWED)) {
     it(`packages/${pkg} imports only ${allowed.join(', ') || 'no other ratebus package'} and nothing from services/`, () => {
       for (const file of sources(join(root, 'packages', pkg))) {
