@@ -8,6 +8,8 @@ const MAIN = fileURLToPath(new URL('../../../services/fetcher/dist/src/main.js',
 interface LogLine {
   time?: number;
   msg?: string;
+  /** Structured event of the line (the elector's `elected`, `stepped-down`, `lease-released`). */
+  event?: string;
   term?: number;
   key?: string;
   revision?: number;
@@ -47,10 +49,9 @@ export class FetcherProc {
         continue;
       }
       const at = l.time ?? Date.now();
-      const elected = l.msg?.match(/^leader elected term=(\d+)/);
-      const down = l.msg?.match(/^stepped down term=(\d+)/);
-      if (elected) this.elected.push({ term: Number(elected[1]), at });
-      else if (down) this.steppedDown.push({ term: Number(down[1]), at });
+      if (l.event === 'elected' && typeof l.term === 'number') this.elected.push({ term: l.term, at });
+      else if (l.event === 'stepped-down' && typeof l.term === 'number')
+        this.steppedDown.push({ term: l.term, at });
       else if (
         l.msg === 'published' &&
         typeof l.key === 'string' &&

@@ -36,7 +36,7 @@ export interface UpstreamRequest {
 export interface TermWindow {
   fetcher: string;
   term: number;
-  /** Real epoch ms of the `leader elected term=N` log line. */
+  /** Real epoch ms of the fetcher's `elected` log event (`leader elected term=N`). */
   electedAt: number;
   /**
    * Real epoch ms after which the process may no longer start work in this term: its `stepped down` line,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ERROR_CODE_HEADER, REGIONS, refreshSubject, SCHEMA_VERSION } from '@ratebus/schema';
-import { check, freePort, ManagedProcess } from '@ratebus/testkit';
+import { check, freePort, logEvents, ManagedProcess } from '@ratebus/testkit';
 
 const MAIN = fileURLToPath(new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url));
 
@@ -23,33 +23,24 @@ export class FetcherProc {
     readonly metricsPort: number,
   ) {}
 
-  /** Wall-clock ms of every `leader elected term=N` line, by term. */
+  /** Wall-clock ms of every election (`event: 'elected'` log line), by term. */
   elections(): Map<number, number> {
     const out = new Map<number, number>();
-    for (const line of this.proc.output().split('\n')) {
-      const m = /leader elected term=(\d+)/.exec(line);
-      if (!m) continue;
-      const time = (JSON.parse(line) as { time?: number }).time;
-      out.set(Number(m[1]), time ?? Number.NaN);
-    }
+    for (const l of logEvents(this.proc.output(), 'elected')) out.set(Number(l.term), l.time ?? Number.NaN);
     return out;
   }
 
-  /** Wall-clock ms of the `lease released term=N` line, or null. */
+  /** Wall-clock ms of the release of `term`'s lease (`event: 'lease-released'`), or null. */
   releasedAt(term: number): number | null {
-    const line = this.proc
-      .output()
-      .split('\n')
-      .find((l) => l.includes(`lease released term=${term}"`));
-    return line ? ((JSON.parse(line) as { time?: number }).time ?? null) : null;
+    return logEvents(this.proc.output(), 'lease-released').find((l) => l.term === term)?.time ?? null;
   }
 
   /** The term this process leads now, or null. */
   leadingTerm(): number | null {
     if (!this.proc.running) return null;
-    const out = this.proc.output();
     const last = [...this.elections().keys()].at(-1);
-    return last !== undefined && !out.includes(`stepped down term=${last} `) ? last : null;
+    const down = logEvents(this.proc.output(), 'stepped-down').some((l) => l.term === last);
+    return last !== undefined && !down ? last : null;
   }
 
   isCaller(caller: string): boolean {

@@ -21,7 +21,7 @@ import {
   refreshSubject,
   SCHEMA_VERSION,
 } from '@ratebus/schema';
-import { check, freePort, ManagedProcess, NatsCluster, NatsServer } from '@ratebus/testkit';
+import { check, freePort, logEvents, ManagedProcess, NatsCluster, NatsServer } from '@ratebus/testkit';
 
 /**
  * Process-level election tests: real `node services/fetcher/dist/src/main.js` processes, a real
@@ -54,14 +54,14 @@ class Fetcher {
     readonly proc: ManagedProcess,
   ) {}
 
-  private terms(re: RegExp): number[] {
-    return [...this.proc.output().matchAll(re)].map((m) => Number(m[1]));
+  private terms(event: string): number[] {
+    return logEvents(this.proc.output(), event).map((l) => Number(l.term));
   }
   elected(): number[] {
-    return this.terms(/leader elected term=(\d+)/g);
+    return this.terms('elected');
   }
   steppedDown(): number[] {
-    return this.terms(/stepped down term=(\d+)/g);
+    return this.terms('stepped-down');
   }
   /** The term this process says it leads now, or null. */
   leadingTerm(): number | null {
@@ -288,7 +288,10 @@ describe('Fetcher election (processes)', function () {
       await old.proc.stop(10_000);
       const exit = await old.proc.exited;
       assert.deepEqual(exit, { code: 0, signal: null }, 'clean exit');
-      assert.match(old.proc.output(), new RegExp(`lease released term=${oldTerm}`));
+      assert.ok(
+        logEvents(old.proc.output(), 'lease-released').some((l) => l.term === oldTerm),
+        `the lease of term ${oldTerm} released`,
+      );
       const rest = fs.filter((f) => f !== old);
       // Expiry would need the whole lease duration; a released key is taken at the next create().
       const next = await waitLeader(rest, DURATION - 500);
@@ -381,7 +384,10 @@ describe('Fetcher election (processes)', function () {
           },
           { name: 'the leader stops its term', timeout: 30_000, interval: 500 },
         );
-        assert.match(f.proc.output(), new RegExp(`stepped down term=${term} reason=resigned`));
+        assert.ok(
+          logEvents(f.proc.output(), 'stepped-down').some((l) => l.term === term && l.reason === 'resigned'),
+          `term ${term} stepped down, resigned`,
+        );
         // The key was deleted on resigning: the next campaign wins a new term at once, not after the TTL.
         const resignedAt = Date.now();
         const next = await check(() => f.elected().find((x) => x > term), {

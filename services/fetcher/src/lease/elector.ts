@@ -190,7 +190,7 @@ export class LeaderElector implements AsyncDisposable {
     try {
       // A renew in flight that lands after this sees the term deposed and deletes its own revision.
       await this.kv.delete(this.key, { previousSeq: held.rev });
-      this.opts.logger.info({ term }, `lease released term=${term} (resigned)`);
+      this.opts.logger.info({ event: 'lease-released', term }, `lease released term=${term} (resigned)`);
     } catch (e) {
       this.opts.logger.info({ term, err: e }, 'resigned; the lease was not deleted and will lapse');
     }
@@ -204,7 +204,7 @@ export class LeaderElector implements AsyncDisposable {
     if (!held) return;
     try {
       await this.kv.delete(this.key, { previousSeq: held.rev });
-      this.opts.logger.info({ term: held.term }, `lease released term=${held.term}`);
+      this.opts.logger.info({ event: 'lease-released', term: held.term }, `lease released term=${held.term}`);
     } catch (e) {
       if (isCasLoss(e)) {
         this.opts.logger.info({ term: held.term }, 'lease was no longer ours; nothing to release');
@@ -386,7 +386,10 @@ export class LeaderElector implements AsyncDisposable {
     };
     this.current = t;
     this.held = { term: rev, rev };
-    this.opts.logger.info({ term: rev, holder: this.opts.holder }, `leader elected term=${rev}`);
+    this.opts.logger.info(
+      { event: 'elected', term: rev, holder: this.opts.holder },
+      `leader elected term=${rev}`,
+    );
     this.opts.observer?.leadership?.(true, rev);
     this.armDeadline(t);
     const grace = this.opts.graceMs ?? 0;
@@ -514,7 +517,10 @@ export class LeaderElector implements AsyncDisposable {
     t.deadlineTimer = null;
     t.graceTimer = null;
     t.controller.abort(new NotLeaderError(t.term, reason));
-    this.opts.logger.info({ term: t.term, reason }, `stepped down term=${t.term} reason=${reason}`);
+    this.opts.logger.info(
+      { event: 'stepped-down', term: t.term, reason },
+      `stepped down term=${t.term} reason=${reason}`,
+    );
     this.opts.observer?.leadership?.(false, t.term);
     if (t.announced) {
       try {
