@@ -53,7 +53,7 @@ export class FetcherProc {
       else if (l.event === 'stepped-down' && typeof l.term === 'number')
         this.steppedDown.push({ term: l.term, at });
       else if (
-        l.msg === 'published' &&
+        l.event === 'published' &&
         typeof l.key === 'string' &&
         typeof l.revision === 'number' &&
         typeof l.term === 'number' &&

@@ -275,7 +275,10 @@ export class Publisher {
         fence.assertLeading();
         nc.publish(ratesSubject(ref.product, ref.tariff), bytes);
         metrics.published?.(ref.product, ref.tariff);
-        logger.info({ key, revision, coversThrough: doc.coversThrough, hash: doc.contentHash }, 'published');
+        logger.info(
+          { event: 'published', key, revision, coversThrough: doc.coversThrough, hash: doc.contentHash },
+          'published',
+        );
         break;
       } catch (e) {
         if (!isCasLoss(e) || attempt >= 2) throw e;
