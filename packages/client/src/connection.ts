@@ -9,13 +9,10 @@ import { type ClientLogger, errInfo } from './logger.js';
 import type { ResolvedOptions } from './options.js';
 import { type Backoff, sleep } from './timing.js';
 
-/** Default NATS URL when none is given (the embedded default of the design). */
-export const DEFAULT_SERVERS = DEFAULT_NATS_URL;
-
 /** Connection options with the informer's needs: endless reconnects and quick dead-link detection. */
 export function connectionOptions(o: ResolvedOptions, name: string): ConnectionOptions {
   const opts: ConnectionOptions = {
-    servers: o.servers ?? DEFAULT_SERVERS,
+    servers: o.servers ?? DEFAULT_NATS_URL,
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: o.reconnectTimeWaitMs,
