@@ -1,93 +1,64 @@
-import { fileURLToPath } from 'node:url';
-import { check, ManagedProcess } from '@ratebus/testkit';
+import { type FetcherProcess, startFetcher } from '@ratebus/fixtures';
+import { check } from '@ratebus/testkit';
 import { PASSWORDS } from '../integration/nats-security/roles.js';
 import type { PublishedDoc, TermWindow } from './invariants.js';
 
-const MAIN = fileURLToPath(new URL('../../../services/fetcher/dist/src/main.js', import.meta.url));
-
-interface LogLine {
-  time?: number;
-  msg?: string;
-  /** Structured event of the line (the elector's `elected`, `stepped-down`, `lease-released`). */
-  event?: string;
-  term?: number;
-  key?: string;
-  revision?: number;
-  hash?: string;
-}
-
 /**
- * One fetcher process. Its pino lines are parsed as they arrive (not from the bounded output buffer), so a
- * long run keeps every election, step-down and publish with the process's own timestamps.
+ * One fetcher process of a run. Its structured events (elections, step-downs, publishes) are kept as they
+ * arrive with the process's own timestamps; pauses and the kill are recorded here.
  */
 export class FetcherProc {
-  readonly elected: { term: number; at: number }[] = [];
-  readonly steppedDown: { term: number; at: number }[] = [];
-  readonly published: PublishedDoc[] = [];
   /** Real epoch ms of each SIGSTOP. */
   readonly pausedAt: number[] = [];
   killedAt: number | null = null;
   paused = false;
-  #partial = '';
 
-  constructor(
-    readonly id: string,
-    readonly proc: ManagedProcess,
-  ) {
-    proc.child.stdout?.on('data', (chunk: Buffer) => this.#parse(chunk.toString('utf8')));
+  constructor(readonly proc: FetcherProcess) {}
+
+  get id(): string {
+    return this.proc.id;
   }
 
-  #parse(text: string): void {
-    const lines = (this.#partial + text).split('\n');
-    this.#partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      let l: LogLine;
-      try {
-        l = JSON.parse(line) as LogLine;
-      } catch {
-        continue;
-      }
-      const at = l.time ?? Date.now();
-      if (l.event === 'elected' && typeof l.term === 'number') this.elected.push({ term: l.term, at });
-      else if (l.event === 'stepped-down' && typeof l.term === 'number')
-        this.steppedDown.push({ term: l.term, at });
-      else if (
-        l.event === 'published' &&
-        typeof l.key === 'string' &&
-        typeof l.revision === 'number' &&
-        typeof l.term === 'number' &&
-        typeof l.hash === 'string'
-      ) {
-        this.published.push({
-          fetcher: this.id,
-          key: l.key,
-          revision: l.revision,
-          term: l.term,
-          hash: l.hash,
-          at,
-        });
-      }
-    }
+  get elected(): { term: number; at: number }[] {
+    return this.proc.terms('elected');
+  }
+
+  /** The documents this process logged as published (`event: 'published'`). */
+  get published(): PublishedDoc[] {
+    return this.proc.events('published').flatMap((l) =>
+      typeof l.key === 'string' &&
+      typeof l.revision === 'number' &&
+      typeof l.term === 'number' &&
+      typeof l.hash === 'string'
+        ? [
+            {
+              fetcher: this.id,
+              key: l.key,
+              revision: l.revision,
+              term: l.term,
+              hash: l.hash,
+              at: l.time ?? Date.now(),
+            },
+          ]
+        : [],
+    );
   }
 
   /** The term this process leads now by its own log, or null (also while paused or dead). */
   leadingTerm(): number | null {
-    if (this.paused || this.killedAt !== null || !this.proc.running) return null;
-    const last = this.elected.at(-1);
-    return last && !this.steppedDown.some((d) => d.term === last.term) ? last.term : null;
+    return this.paused || this.killedAt !== null ? null : this.proc.leadingTerm();
   }
 
   /** Does a simulator caller (User-Agent `… fetcher/{id}`) belong to this process? */
   isCaller(caller: string): boolean {
-    return caller.endsWith(`fetcher/${this.id}`);
+    return this.proc.isCaller(caller);
   }
 
   /** This process's leadership windows, each ended by its first end event (see TermWindow). */
   windows(): TermWindow[] {
     return this.elected.map(({ term, at }) => {
       const ends: { at: number; why: TermWindow['endWhy'] }[] = [];
-      const down = this.steppedDown.find((d) => d.term === term);
+      const down = this.proc.terms('stepped-down').find((d) => d.term === term);
       if (down) ends.push({ at: down.at, why: 'stepped-down' });
       const pause = this.pausedAt.find((p) => p >= at);
       if (pause !== undefined) ends.push({ at: pause, why: 'paused' });
@@ -131,27 +102,18 @@ export class FetcherFleet {
 
   async start(): Promise<FetcherProc> {
     const id = `chaos-f${this.#next++}`;
-    const proc = await ManagedProcess.start({
-      name: `fetcher ${id}`,
-      command: process.execPath,
-      args: [MAIN],
+    const proc = await startFetcher({
+      id,
+      natsUrl: this.opts.natsUrls,
+      credentials: { user: 'fetcher', pass: PASSWORDS.fetcher },
+      config: this.opts.configPath,
+      upstream: this.opts.simUrl,
+      simClock: true,
+      logLevel: this.opts.logLevel ?? 'info',
       maxOutput: 256 * 1024,
-      env: {
-        ...process.env,
-        NATS_URL: this.opts.natsUrls.join(','),
-        NATS_USER: 'fetcher',
-        NATS_PASSWORD: PASSWORDS.fetcher,
-        RATEBUS_CONFIG: this.opts.configPath,
-        RATEBUS_REPLICAS: '3',
-        OCTOPUS_BASE_URL: this.opts.simUrl,
-        OCTOPUS_SIM_CLOCK: '1',
-        METRICS_PORT: '0',
-        FETCHER_ID: id,
-        LOG_LEVEL: this.opts.logLevel ?? 'info',
-        NATS_PING_INTERVAL_MS: '1000',
-      },
+      env: { RATEBUS_REPLICAS: '3', NATS_PING_INTERVAL_MS: '1000' },
     });
-    const f = new FetcherProc(id, proc);
+    const f = new FetcherProc(proc);
     this.all.push(f);
     return f;
   }

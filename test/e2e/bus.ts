@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { type KV, Kvm } from '@nats-io/kv';
-import { type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { MARK_PAUSE_MS, meetsMarkGuard } from '@ratebus/fetcher';
 import {
   BUCKETS,
@@ -70,38 +70,6 @@ export async function currentLeader(lease: KV): Promise<Leader | undefined> {
 export async function waitForLeader(nc: NatsConnection, timeout: number): Promise<Leader> {
   const lease = await openKv(nc, BUCKETS.lease);
   return check(() => currentLeader(lease), { timeout, interval: 200, name: 'a lease holder' });
-}
-
-/** Collects the permission violations the server reports on a connection (async `-ERR`s). */
-export function collectViolations(nc: NatsConnection): PermissionViolationError[] {
-  const seen: PermissionViolationError[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'error' && s.error instanceof PermissionViolationError) seen.push(s.error);
-    }
-  })().catch(() => {
-    // the iterator ends with the connection
-  });
-  return seen;
-}
-
-/**
- * For `assert.rejects`: true when `e` (or a cause) is the server refusing `subject`; any other failure
- * (timeout, missing stream) is rethrown so the test fails.
- */
-export function isViolation(subject: string | RegExp, operation: 'publish' | 'subscription' = 'publish') {
-  return (e: unknown): boolean => {
-    for (let cur: unknown = e; cur instanceof Error; cur = cur.cause) {
-      if (
-        cur instanceof PermissionViolationError &&
-        cur.operation === operation &&
-        (typeof subject === 'string' ? cur.subject === subject : subject.test(cur.subject))
-      ) {
-        return true;
-      }
-    }
-    throw new Error(`expected a ${operation} permission violation for ${String(subject)}`, { cause: e });
-  };
 }
 
 /** GET/POST a simulator admin endpoint (`/_sim/...`) as JSON. */

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import { type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
+import { collectViolations, isViolation } from '@ratebus/fixtures';
 import {
   BUCKETS,
   LEASE_KEY,
@@ -14,15 +15,7 @@ import {
 } from '@ratebus/schema';
 import { check } from '@ratebus/testkit';
 import { parse } from 'yaml';
-import {
-  collectViolations,
-  isViolation,
-  openKv,
-  scheduledWaitMs,
-  simAdmin,
-  storedDoc,
-  waitForLeader,
-} from './bus.js';
+import { openKv, scheduledWaitMs, simAdmin, storedDoc, waitForLeader } from './bus.js';
 import { Topology } from './topology.js';
 
 const DAY_MS = 86_400_000;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
+import { serviceMain, startFetcher, startGateway } from '@ratebus/fixtures';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import { INBOX_PREFIXES, RatebusConfigSchema, type TariffRef, tariffRef } from '@ratebus/schema';
 import { check, freePort, ManagedProcess, NatsCluster } from '@ratebus/testkit';
@@ -20,8 +21,7 @@ import { parse, stringify } from 'yaml';
 
 /** The repository root (this file runs from `test/dist/e2e/`). */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = (service: string) => join(ROOT, 'services', service, 'dist', 'src', 'main.js');
-export const CLI = MAIN('cli');
+export const CLI = serviceMain('cli');
 const ACCOUNTS_CONF = join(ROOT, 'services', 'nats', 'accounts.conf');
 const DEPLOY_CONFIG = join(ROOT, 'deploy', 'ratebus.yaml');
 
@@ -272,26 +272,25 @@ export class Topology implements AsyncDisposable {
       try {
         for (const id of FETCHER_IDS) await topo.startFetcher(id);
         mkdirSync(join(dir, 'cache'), { recursive: true });
-        topo.gateway = await ManagedProcess.start({
-          name: 'gateway',
-          command: process.execPath,
-          args: [MAIN('gateway')],
-          env: {
-            PATH: process.env.PATH ?? '',
-            NATS_URL: cluster.urls.join(','),
-            NATS_USER: 'gateway',
-            NATS_PASSWORD: passwords.gateway,
-            PORT: String(gatewayPort),
-            HOST: '127.0.0.1',
-            MIRROR_DIR: topo.mirrorDir,
-            // As docker-compose.yml runs it: one gateway for the host, mirroring every tariff.
-            SYNC: 'bucket',
-            CACHE_DIR: join(dir, 'cache'),
-            UPSTREAM_ORIGIN: sim.url,
-            ENSURE_TIMEOUT_MS: '10000',
-            LOG_LEVEL: 'info',
-          },
-        });
+        topo.gateway = (
+          await startGateway({
+            natsUrl: cluster.urls.join(','),
+            port: gatewayPort,
+            upstream: sim.url,
+            logLevel: 'info',
+            inheritEnv: false,
+            env: {
+              NATS_USER: 'gateway',
+              NATS_PASSWORD: passwords.gateway,
+              HOST: '127.0.0.1',
+              MIRROR_DIR: topo.mirrorDir,
+              // As docker-compose.yml runs it: one gateway for the host, mirroring every tariff.
+              SYNC: 'bucket',
+              CACHE_DIR: join(dir, 'cache'),
+              ENSURE_TIMEOUT_MS: '10000',
+            },
+          })
+        ).proc;
       } catch (e) {
         await topo.stop();
         throw e;
@@ -391,23 +390,18 @@ export class Topology implements AsyncDisposable {
     if (old?.running) throw new Error(`fetcher ${id} is running`);
     this.fetchers.set(
       id,
-      await ManagedProcess.start({
-        name: `fetcher ${id}`,
-        command: process.execPath,
-        args: [MAIN('fetcher')],
-        env: {
-          PATH: process.env.PATH ?? '',
-          NATS_URL: this.servers.join(','),
-          NATS_USER: 'fetcher',
-          NATS_PASSWORD: this.passwords.fetcher,
-          RATEBUS_CONFIG: this.configPath,
-          RATEBUS_REPLICAS: '3',
-          OCTOPUS_BASE_URL: this.sim.url,
-          METRICS_PORT: '0',
-          FETCHER_ID: id,
-          LOG_LEVEL: 'info',
-        },
-      }),
+      (
+        await startFetcher({
+          id,
+          natsUrl: this.servers,
+          credentials: { user: 'fetcher', pass: this.passwords.fetcher },
+          config: this.configPath,
+          upstream: this.sim.url,
+          logLevel: 'info',
+          inheritEnv: false,
+          env: { RATEBUS_REPLICAS: '3' },
+        })
+      ).proc,
     );
   }
 

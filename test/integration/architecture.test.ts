@@ -37,20 +37,23 @@ const ALLOWED: Record<string, string[]> = {
   client: ['@ratebus/schema', '@ratebus/bus', '@ratebus/octopus'],
   testkit: [],
   'service-kit': [],
+  fixtures: ['@ratebus/schema', '@ratebus/bus', '@ratebus/testkit'],
 };
+/** What the packages' own tests may import besides their package's allowed imports. */
+const PACKAGE_TEST_EXTRA = ['@ratebus/testkit', '@ratebus/fixtures'];
 
 const PACKAGES = Object.keys(ALLOWED).map((p) => `@ratebus/${p}`);
 /** What a service's own code (`src/`) may import: packages only, never the test kit, never another service. */
 const SERVICE_SRC: Record<string, string[]> = {
   cli: ['@ratebus/schema', '@ratebus/bus', '@ratebus/client'],
-  // The demo runs its own nats-server through the test kit: an arrow the wrong way, to go (issue 17).
-  demo: ['@ratebus/schema', '@ratebus/octopus', '@ratebus/client', '@ratebus/testkit'],
+  demo: ['@ratebus/schema', '@ratebus/bus', '@ratebus/octopus', '@ratebus/client', '@ratebus/service-kit'],
   fetcher: ['@ratebus/schema', '@ratebus/bus', '@ratebus/octopus', '@ratebus/service-kit'],
-  gateway: ['@ratebus/schema', '@ratebus/octopus', '@ratebus/client', '@ratebus/service-kit'],
+  gateway: ['@ratebus/schema', '@ratebus/bus', '@ratebus/octopus', '@ratebus/client', '@ratebus/service-kit'],
   'octopus-sim': ['@ratebus/schema'],
 };
-/** Another service a service's tests use, each an arrow to remove (issue 17). */
-const SERVICE_TEST_EXTRA: Record<string, string[]> = { fetcher: ['@ratebus/octopus-sim'] };
+
+/** Longest function a main.ts may hold: wiring only. */
+const MAIN_FUNCTION_LINES = 40;
 
 describe('architecture', () => {
   it('every service is known to this test', () => {
@@ -65,7 +68,7 @@ describe('architecture', () => {
   });
 
   for (const [svc, allowed] of Object.entries(SERVICE_SRC)) {
-    it(`services/${svc} imports only ${allowed.join(', ')} (tests: the test kit too), no other service`, () => {
+    it(`services/${svc} imports only ${allowed.join(', ')} (tests: the test kit and fixtures too), no other service`, () => {
       const self = `@ratebus/${svc}`;
       const check = (dir: string, ok: readonly string[]) => {
         for (const file of sources(join(root, 'services', svc, dir))) {
@@ -77,7 +80,7 @@ describe('architecture', () => {
         }
       };
       check('src', allowed);
-      check('test', [...PACKAGES, ...(SERVICE_TEST_EXTRA[svc] ?? [])]);
+      check('test', PACKAGES);
     });
   }
 
@@ -97,19 +100,37 @@ describe('architecture', () => {
   });
 
   for (const [pkg, allowed] of Object.entries(ALLOWED)) {
-    it(`packages/${pkg} imports only ${allowed.join(', ') || 'no other ratebus package'} and nothing from services/`, () => {
+    it(`packages/${pkg} imports only ${allowed.join(', ') || 'no other ratebus package'} (tests: the test kit and fixtures too) and nothing from services/`, () => {
+      const tests = join(root, 'packages', pkg, 'test', '/');
       for (const file of sources(join(root, 'packages', pkg))) {
+        const ok = file.startsWith(tests) ? [...allowed, ...PACKAGE_TEST_EXTRA] : allowed;
         for (const spec of imports(file)) {
           const where = `${relative(root, file)} imports ${spec}`;
           assert.ok(!spec.includes('services/'), where);
           assert.ok(!SERVICES.includes(spec), where);
-          if (spec.startsWith('@ratebus/')) assert.ok(allowed.includes(spec), where);
+          if (spec.startsWith('@ratebus/')) assert.ok(ok.includes(spec), where);
           if (spec.startsWith('.'))
             assert.ok(!spec.startsWith('../../'), `${where}: reaches outside the package`);
         }
       }
     });
   }
+
+  it('the fixtures package is private and only tests and benchmarks depend on it', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'packages/fixtures/package.json'), 'utf8'));
+    assert.equal(manifest.private, true);
+    for (const dir of ['packages', 'services']) {
+      for (const name of readdirSync(join(root, dir))) {
+        const file = join(root, dir, name, 'package.json');
+        if (!existsSync(file)) continue;
+        const deps = JSON.parse(readFileSync(file, 'utf8')).dependencies ?? {};
+        assert.ok(
+          !('@ratebus/fixtures' in deps),
+          `${dir}/${name}: @ratebus/fixtures is a dev dependency only`,
+        );
+      }
+    }
+  });
 
   it('the schema package depends on zod only and does no I/O', () => {
     const manifest = JSON.parse(readFileSync(join(root, 'packages/schema/package.json'), 'utf8'));
@@ -123,4 +144,41 @@ describe('architecture', () => {
       }
     }
   });
+
+  it('every workspace of the root package.json is one this test checks', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const checked = [
+      ...Object.keys(ALLOWED).map((p) => `packages/${p}`),
+      ...Object.keys(SERVICE_SRC).map((s) => `services/${s}`),
+      'test',
+      'bench',
+    ];
+    assert.deepEqual([...manifest.workspaces].sort(), checked.sort());
+  });
+
+  it(`a service's main.ts only wires: no function in it runs over ${MAIN_FUNCTION_LINES} lines`, () => {
+    for (const svc of Object.keys(SERVICE_SRC)) {
+      const file = join(root, 'services', svc, 'src', 'main.ts');
+      if (!existsSync(file)) continue;
+      for (const f of topLevelFunctions(readFileSync(file, 'utf8'))) {
+        assert.ok(
+          f.lines <= MAIN_FUNCTION_LINES,
+          `services/${svc}/src/main.ts: ${f.name} has ${f.lines} lines`,
+        );
+      }
+    }
+  });
 });
+
+/** Functions declared at the top level (`function` or `async function` at column 0, closed by `}` there). */
+function topLevelFunctions(text: string): { name: string; lines: number }[] {
+  const lines = text.split('\n');
+  const found: { name: string; lines: number }[] = [];
+  lines.forEach((line, i) => {
+    const m = /^(?:export\s+)?(?:async\s+)?function\s*\*?\s*(\w+)/.exec(line);
+    if (!m) return;
+    const end = lines.findIndex((l, j) => j > i && /^}/.test(l));
+    found.push({ name: m[1] as string, lines: (end === -1 ? lines.length : end) - i + 1 });
+  });
+  return found;
+}

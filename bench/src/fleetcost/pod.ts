@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     await c.ready();
     for (const t of tariffs) await c.ensure(t.product, t.tariff, { timeoutMs: 30_000 });
     coldStartMs.push(performance.now() - t0);
+    emit('started', { pod: `${index}-${i}` });
     c.on('update', (u) => {
       if (u.kind === 'document') {
         emit('applied', { pod: `${index}-${i}`, key: `${u.product}.${u.tariff}`, rev: u.revision });

@@ -4,11 +4,9 @@ import { mkdir, mkdtemp, open, readFile, rename, rm, unlink, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SimTime } from '../simtime.js';
-import { HeldLog, runFleet } from './fleet.js';
-import { get, podAgent } from './http.js';
-import { predbatFetch } from './predbat.js';
-import { type DesignResult, type DesignRun, designResult } from './result.js';
-import { MINUTE, podTariffs } from './scenario.js';
+import { runPollingPods } from './polling.js';
+import type { DesignResult, DesignRun } from './result.js';
+import { MINUTE } from './scenario.js';
 
 /** Pods per host sharing one cache directory. */
 export const PODS_PER_HOST = 50;
@@ -71,7 +69,7 @@ class HostCache {
 
 /** Design (b): pods on one host share a file cache with 30/35-minute stale-while-revalidate and a lock file. */
 export async function runFileCache(run: DesignRun): Promise<DesignResult> {
-  const { sim, time, pods, window } = run;
+  const { time, pods } = run;
   const root = await mkdtemp(join(tmpdir(), 'ratebus-bench-filecache-'));
   const hosts: HostCache[] = [];
   for (let h = 0; h < Math.ceil(pods / PODS_PER_HOST); h++) {
@@ -79,33 +77,12 @@ export async function runFileCache(run: DesignRun): Promise<DesignResult> {
     await mkdir(dir, { recursive: true });
     hosts.push(new HostCache(dir, time));
   }
-  const agent = podAgent();
-  const held = new HeldLog();
-  sim.stats.reset();
   try {
-    await runFleet({
-      time,
-      pods,
-      start: window.start,
-      end: window.end,
-      periodMs: 30 * MINUTE,
-      spreadMs: 10_000,
-      poll: async (pod) => {
-        const cache = hosts[Math.floor(pod / PODS_PER_HOST)] as HostCache;
-        for (const t of podTariffs(pod)) {
-          const view = await predbatFetch(sim.url, t, (url) =>
-            cache.get(url, async () => {
-              const r = await get(agent, url, `host-${Math.floor(pod / PODS_PER_HOST)}`);
-              return r.status === 200 ? r.body : null;
-            }),
-          );
-          if (view) held.record(pod, t, view.newestEnd, window.nextDayEnd, time.now());
-        }
-      },
+    return await runPollingPods(run, 'shared file cache (30/35 min SWR + lock)', (pod, url, fetch) => {
+      const host = Math.floor(pod / PODS_PER_HOST);
+      return (hosts[host] as HostCache).get(url, () => fetch(`host-${host}`));
     });
   } finally {
-    await agent.close();
     await rm(root, { recursive: true, force: true });
   }
-  return designResult('shared file cache (30/35 min SWR + lock)', run, sim.stats.snapshot(), held);
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type FetcherProcess, startFetcher } from '@ratebus/fixtures';
 import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
 import { stringify } from 'yaml';
 import { jsonLines } from '../propagation/util.js';
@@ -8,7 +9,6 @@ import { HeldLog } from './fleet.js';
 import { type DesignResult, type DesignRun, designResult } from './result.js';
 import { fleetTariffs, podTariffs } from './scenario.js';
 
-const FETCHER_MAIN = new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url).pathname;
 const POD_WORKER = new URL('./pod-worker.js', import.meta.url).pathname;
 /** Pods per NATS connection (a pod process would have its own; sharing keeps 1,000 pods on 2 cores). */
 const PODS_PER_CONNECTION = 50;
@@ -24,7 +24,7 @@ export async function runRatebus(run: DesignRun): Promise<DesignResult> {
   const speed = time.speed;
   const dir = mkdtempSync(join(tmpdir(), 'ratebus-bench-load-'));
   const ns = await NatsServer.start();
-  const fetchers: ManagedProcess[] = [];
+  const fetchers: FetcherProcess[] = [];
   const workerProcs: ManagedProcess[] = [];
   const held = new HeldLog();
   try {
@@ -87,20 +87,13 @@ export async function runRatebus(run: DesignRun): Promise<DesignResult> {
     sim.stats.reset();
     for (const id of ['bench-fetcher-1', 'bench-fetcher-2']) {
       fetchers.push(
-        await ManagedProcess.start({
-          name: id,
-          command: process.execPath,
-          args: [FETCHER_MAIN],
-          env: {
-            ...process.env,
-            NATS_URL: ns.url,
-            OCTOPUS_BASE_URL: sim.url,
-            OCTOPUS_SIM_CLOCK: '1',
-            RATEBUS_CONFIG: config,
-            FETCHER_ID: id,
-            METRICS_PORT: '0',
-            LOG_LEVEL: 'warn',
-          },
+        await startFetcher({
+          id,
+          natsUrl: ns.url,
+          upstream: sim.url,
+          simClock: true,
+          config,
+          logLevel: 'warn',
         }),
       );
     }

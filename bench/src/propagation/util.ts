@@ -1,5 +1,5 @@
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { followJsonLogLines } from '@ratebus/testkit';
 
 /** Nearest-rank quantile of sorted values (q in 0..1); null when empty. */
 export function quantile(sorted: readonly number[], q: number): number | null {
@@ -90,16 +90,10 @@ export function exitWithParent(): void {
   }, 1_000).unref();
 }
 
-/** Calls `onLine` with every JSON object a child writes as one line on `stream` (other lines are ignored). */
+/** Calls `onLine` with every `{"bench": …}` line a child writes on `stream` (other lines are ignored). */
 export function jsonLines(stream: Readable, onLine: (value: Record<string, unknown>) => void): void {
-  const rl = createInterface({ input: stream });
-  rl.on('line', (line) => {
-    if (!line.startsWith('{"bench"')) return;
-    try {
-      onLine(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // not one of ours
-    }
+  followJsonLogLines(stream, (line) => {
+    if ('bench' in line) onLine(line);
   });
 }
 

@@ -1,17 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import {
-  BUCKETS,
-  ERROR_CODE_HEADER,
-  INBOX_PREFIXES,
-  LEASE_KEY,
-  rateKey,
-  refreshSubject,
-  SCHEMA_VERSION,
-} from '@ratebus/schema';
+import { decodeRefreshReply } from '@ratebus/bus';
+import { refreshBody, refreshUntilAnswered } from '@ratebus/fixtures';
+import { BUCKETS, INBOX_PREFIXES, LEASE_KEY, rateKey, refreshSubject, tariffRef } from '@ratebus/schema';
 import { check } from '@ratebus/testkit';
-import { refreshUntilAnswered, SIM_TARIFFS } from '../failover/fetchers.js';
+import { SIM_TARIFFS } from '../failover/fetchers.js';
 import { Cleanup, fmt, type Summary, sleep, summarize } from '../propagation/util.js';
 import type { Suite } from '../suite.js';
 
@@ -186,10 +180,13 @@ export const failoverContainersSuite: Suite = async ({ quick, log }) => {
           },
         );
         const old = await check(lease, { name: 'a lease holder', timeout: 60_000, interval: 200 });
-        const oldTerm = await refreshUntilAnswered(pod, await freshTariff(), {
-          timeoutMs: 30_000,
-          intervalMs: 200,
-        });
+        const oldTerm = await (
+          await refreshUntilAnswered(pod, await freshTariff(), {
+            timeoutMs: 30_000,
+            by: 'bench',
+            intervalMs: 200,
+          })
+        ).term;
         await sleep(Math.random() * LEASE.retryPeriodMs * (1 + RETRY_JITTER));
         const startedAt = Date.now();
         const deadline = performance.now() + LEASE.durationMs * 3 + STOP_GRACE_S * 1000;
@@ -227,16 +224,11 @@ export const failoverContainersSuite: Suite = async ({ quick, log }) => {
             replace = false;
           }
           const asked = probe;
-          const body = JSON.stringify({
-            type: 'refresh-request',
-            schemaVersion: SCHEMA_VERSION,
-            ...asked,
-            by: 'bench',
-          });
+          const body = refreshBody(asked, 'bench');
           pod.request(refreshSubject(asked.product, asked.tariff), body, { timeout: 2_000 }).then(
             (m) => {
-              if (m.headers?.get(ERROR_CODE_HEADER)) return;
-              if ((m.json() as { term: number }).term <= Math.max(old.term, oldTerm) && asked === probe)
+              const reply = decodeRefreshReply(tariffRef(asked.product, asked.tariff), m);
+              if (reply.ok && reply.document.term <= Math.max(old.term, oldTerm) && asked === probe)
                 replace = true;
             },
             () => undefined,

@@ -1,4 +1,5 @@
 import { connect } from '@nats-io/transport-node';
+import { refreshUntilAnswered } from '@ratebus/fixtures';
 import { startSimulator } from '@ratebus/octopus-sim';
 import {
   DEFAULT_LEASE_DURATION_MS,
@@ -6,13 +7,7 @@ import {
   DEFAULT_RETRY_PERIOD_MS,
 } from '@ratebus/schema';
 import { NatsServer } from '@ratebus/testkit';
-import {
-  FetcherFleet,
-  type LeaseTimings,
-  probeUntil,
-  refreshUntilAnswered,
-  SIM_TARIFFS,
-} from '../failover/fetchers.js';
+import { FetcherFleet, type LeaseTimings, probeUntil, SIM_TARIFFS } from '../failover/fetchers.js';
 import { Cleanup, fmt, type Summary, sleep, summarize, within } from '../propagation/util.js';
 import type { Suite } from '../suite.js';
 
@@ -98,10 +93,13 @@ export const failoverSuite: Suite = async ({ quick, log }) => {
           while (fleet.running.length < FLEET_SIZE) await fleet.add();
           const old = await fleet.leader(killBound + 10_000);
           // The leader serves (its refresh responder is up) before it is stopped.
-          const oldTerm = await refreshUntilAnswered(nc, freshTariff(), {
-            timeoutMs: 20_000,
-            intervalMs: 100,
-          });
+          const oldTerm = await (
+            await refreshUntilAnswered(nc, freshTariff(), {
+              timeoutMs: 20_000,
+              by: 'bench',
+              intervalMs: 100,
+            })
+          ).term;
           // A random pause of up to one jittered retry period: the signal falls at a random point of the
           // candidates' read cycle. Without it the loop runs in lock-step (a replacement's first read comes
           // just before the signal, the other candidate's phase follows the previous election), and SIGTERM
@@ -135,7 +133,7 @@ export const failoverSuite: Suite = async ({ quick, log }) => {
             );
           }
           const first = Date.parse(entry.at);
-          const electedAt = next.elections().get(newTerm) ?? Number.NaN;
+          const electedAt = next.terms('elected').find((e) => e.term === newTerm)?.at ?? Number.NaN;
           if (stop === 'SIGTERM') {
             const exit = await within(old.proc.exited, 25_000);
             if (exit?.code !== 0)
@@ -192,7 +190,7 @@ export const failoverSuite: Suite = async ({ quick, log }) => {
     `${FLEET_SIZE} fetcher processes (\`services/fetcher\`) on one nats-server, upstream = the simulator (in process). ` +
       "Each run: wait for one leader, have it serve a refresh, pause for a random time of up to one jittered retry period (so the signal falls at a random point of the candidates' read cycle), then stop it; from the signal on, a refresh request for a tariff no fetcher holds is sent " +
       `every ${PROBE_INTERVAL_MS} ms without waiting for answers (no responders while nobody leads), and the time is read from the simulator's request log: the arrival of the first request whose User-Agent ends \`fetcher/{id}\` of the new leader, minus the wall-clock time of the signal. ` +
-      '"Elected" is the new leader\'s `leader elected` log line. A replacement process restores three fetchers: right after a SIGKILL (as Kubernetes restarts a crashed pod; it may win), after the measurement for SIGTERM. ' +
+      '"Elected" is the new leader\'s `event: elected` log line. A replacement process restores three fetchers: right after a SIGKILL (as Kubernetes restarts a crashed pod; it may win), after the measurement for SIGTERM. ' +
       "ratebus's election is client-go's (lease duration, renew deadline, retry period), and its defaults are the Kubernetes defaults (15 s / 10 s / 2 s), " +
       'so the defaults rows are what a Kubernetes `Lease` would give; the short rows show how the bound scales with the timings.' +
       (quick ? ' Quick mode: short timings only.' : ''),

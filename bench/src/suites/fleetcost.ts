@@ -1,26 +1,50 @@
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import type { connect } from '@nats-io/transport-node';
 import type { SyncMode } from '@ratebus/client';
+import { type Buckets, putDocs } from '@ratebus/fixtures';
 import { checkedOf, type RatesDocument, rateKey, ratesSubject } from '@ratebus/schema';
-import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
-import {
-  AGILE_SLOTS,
-  agileDoc,
-  type Buckets,
-  createBuckets,
-  putDocs,
-  syntheticTariff,
-} from '../propagation/bus.js';
+import { check, ManagedProcess } from '@ratebus/testkit';
+import { AGILE_SLOTS, agileDoc, syntheticTariff, writerBus } from '../propagation/bus.js';
 import { Cleanup, fmt, jsonLines, summarize } from '../propagation/util.js';
 import type { Suite } from '../suite.js';
 
 const CHILD = fileURLToPath(new URL('../fleetcost/pod.js', import.meta.url));
-const WORKERS = 4;
+/** Child processes per fleet, at least; whole-bucket mirrors get more (see {@link childrenFor}). */
+const MIN_CHILDREN = 4;
+/**
+ * Whole-bucket mirrors per child at most: each holds ≈ 15 MiB of heap, and a child's garbage collector
+ * re-marks its whole heap as it grows, so smaller heaps start a large fleet sooner.
+ */
+const MIRRORS_PER_CHILD = 125;
 const STORED = 200;
 const PER_POD = 3;
-/** Timers are divided by this in the steady phase: its window stands for SCALE times as long. */
-const SCALE = 20;
+/**
+ * Whole-bucket mirrors in the full run: `FLEETCOST_BUCKET_PODS`, default 250. 1,000 (the fleet's real size;
+ * each mirror holds ≈ 15 MiB of heap and receives 9 MiB at start) started in the first phase on 2 cores
+ * (≈ 8 min, 18 GiB), but in the steady phase (timers halved) 997 started and the last 3 stalled.
+ */
+function bucketPods(): number {
+  const raw = process.env.FLEETCOST_BUCKET_PODS;
+  if (raw === undefined || raw === '') return 250;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    throw new Error(
+      `FLEETCOST_BUCKET_PODS must be a whole number of pods from 1 to 10000, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
+}
+
+/** The fleets, and the steady phase: every timer divided by `scale`, so that its window stands for `scale` times as long. */
+const full = () => ({ pods: { bucket: bucketPods(), tariffs: 1_000 }, scale: 2, steadyMs: 180_000 });
+const QUICK = { pods: { bucket: 8, tariffs: 8 }, scale: 20, steadyMs: 15_000 } as const;
+/**
+ * A fleet start fails when no pod of it started for this long (the pods of a child start in turn; 1,000
+ * whole-bucket mirrors with halved timers took ≈ 10 minutes on 2 cores, each started mirror adding to the
+ * load the next one meets, so no fixed deadline fits every size).
+ */
+const START_STALL_MS = 120_000;
 const MIB = 2 ** 20;
 /**
  * Every document and check is written as confirmed this long ago: older than half the fresh period, so the
@@ -91,21 +115,16 @@ async function fetcherWrite(
  * `api.total`), bytes per pod connection by `/connz` `out_bytes`, consumers by `/jsz`.
  */
 export const fleetcostSuite: Suite = async ({ quick, log }) => {
-  const pods = quick ? 8 : 100;
-  const steadyMs = quick ? 15_000 : 60_000;
+  const { pods: fleets, scale, steadyMs } = quick ? QUICK : full();
   const cleanup = new Cleanup();
   const results: ModeResult[] = [];
   try {
-    const ns = await NatsServer.start();
-    cleanup.add('nats-server', () => ns.stop());
-    const nc = await connect({ servers: ns.url, name: 'bench-fleetcost-writer' });
-    cleanup.add('writer connection', () => nc.close());
-    const buckets = await createBuckets(nc);
+    const { ns, nc, buckets } = await writerBus(cleanup, 'bench-fleetcost-writer');
     const docs = Array.from({ length: STORED }, (_, i) => {
       const t = syntheticTariff(i);
       return agileDoc(t.product, t.tariff, { seed: i, fetchedAt: Date.now() - CONFIRMED_AGO_MS });
     });
-    await putDocs(buckets.rates, docs);
+    await putDocs(buckets, docs);
     for (const d of docs) await fetcherWrite(nc, buckets, d);
     log(`${STORED} documents and checks stored`);
     let seed = STORED;
@@ -143,10 +162,11 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
     };
 
     for (const mode of ['bucket', 'tariffs'] as const) {
+      const pods = fleets[mode];
       // Phase 1, default timers: cold start, memory, consumers, bytes of one update.
       await noConsumers();
       const api0 = apiCount();
-      const start = await startFleet(mode, pods, 1, ns.url, cleanup);
+      const start = await startFleet(mode, pods, 1, ns.url, cleanup, log);
       await start.ready;
       const ready = start.reports.filter((r) => r.bench === 'ready');
       const cold = ready.flatMap((r) => r.coldStartMs as number[]);
@@ -180,9 +200,9 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
       const updateBytesOther = await updateBytes(STORED - 1, false);
       await start.stop();
 
-      // Phase 2, timers divided by SCALE: steady-state API requests and bytes per pod per hour.
+      // Phase 2, timers divided by `scale`: steady-state API requests and bytes per pod per hour.
       await noConsumers();
-      const steady = await startFleet(mode, pods, SCALE, ns.url, cleanup);
+      const steady = await startFleet(mode, pods, scale, ns.url, cleanup, log);
       await steady.ready;
       const j0 = (await jsz()).api.total;
       const a0 = apiCount();
@@ -195,7 +215,7 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
       const b1 = sumOut(await podConns(mode));
       const apiByKind: Record<string, number> = {};
       await steady.stop();
-      const hours = (steadyMs * SCALE) / 3_600_000;
+      const hours = (steadyMs * scale) / 3_600_000;
       for (const [kind, n] of apiSeen) {
         const d = n - (kinds0.get(kind) ?? 0);
         if (d > 0) apiByKind[kind] = d / pods / hours;
@@ -233,19 +253,19 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
   const k = (n: number) => `${fmt(n / KIB, 1)} KiB`;
   const markdown = [
     `One nats-server; ${STORED} Agile-sized documents (${AGILE_SLOTS} half-hour slots, ${docKiB.toFixed(0)} KiB each) and their checks stored. ` +
-      `${pods} pods in ${WORKERS} child processes, each pod a \`RateClient\` on its own NATS connection that \`ensure()\`s ${PER_POD} tariffs ` +
+      `${fleets.tariffs} pods following their own tariffs (in ${childrenFor('tariffs', fleets.tariffs)} child processes), and ${fleets.bucket} whole-bucket mirrors${fleets.bucket < fleets.tariffs ? ' (the most that start on this machine)' : ''} (in ${childrenFor('bucket', fleets.bucket)}), each pod a \`RateClient\` on its own NATS connection that \`ensure()\`s ${PER_POD} tariffs ` +
       "(one shared by every pod, two of the other 198), all confirmed 20 min ago (so the tariff follower's confirmation poll runs all the time, its worst case): the same program, run once with `sync: 'bucket'` (the design up to this version: a whole-bucket watch per bucket, " +
       "resync every 15 s, relist every 5 min) and once with `sync: 'tariffs'` (pushes on the core subjects of its own tariffs, a confirmation poll every 60 s ± 25 % per tariff confirmed more than 15 min ago, " +
       'a full catch-up every 5 min ± 25 % and after reconnects, no consumer). ' +
       'JetStream API requests are counted by the server (`/jsz` `api.total`), bytes sent to each pod connection by `/connz` `out_bytes`, consumers by `/jsz`. ' +
-      `Steady state: a fresh fleet with every timer (resync, relist, interest renewal) divided by ${SCALE}, observed for ${steadyMs / 1000} s, i.e. ${fmt((steadyMs * SCALE) / 60_000, 0)} min of default timers; ` +
+      `Steady state: a fresh fleet with every timer (resync, relist, interest renewal) divided by ${scale}, observed for ${steadyMs / 1000} s, i.e. ${fmt((steadyMs * scale) / 60_000, 0)} min of default timers; ` +
       'per hour = count ÷ that. Requests are counted by a subscriber on `$JS.API.>` (every request, direct gets included) and by `/jsz` `api.total` (what the JetStream API layer handled). ' +
       "Update: the fetcher's write of one new document (KV, core publish, check) of the tariff every pod follows, and of one no pod follows; bytes to each pod until it applied it, plus 1 s. " +
-      'Cold start: connect → `ready()` → the 3 `ensure()`s resolved; the pods of a child start one after the other, the 4 children at once. ' +
+      'Cold start: connect → `ready()` → the 3 `ensure()`s resolved; the pods of a child start one after the other, the children at once. ' +
       'Memory: heap per pod after a full GC (child heap after all pods are ready, minus before, ÷ pods). ' +
-      `Per-pod figures do not depend on the fleet size (no pod shares anything with another); at 1,000 pods multiply by 1,000 (see docs/scale.md).`,
+      'Every pod of a fleet runs all the time of its measurement (its timers, its reads), so the server and the 2 cores carry the whole fleet while the figures are taken; no pod shares anything with another (docs/scale.md takes these per-pod figures to 10,000 pods).',
     '',
-    "| per pod | `sync: 'bucket'` (before) | `sync: 'tariffs'` (new) |",
+    `| per pod | \`sync: 'bucket'\` (before), ${b.pods} pods | \`sync: 'tariffs'\` (new), ${t.pods} pods |`,
     '|---|---:|---:|',
     row('JetStream API requests per hour (steady), all', (r) => fmt(r.apiPerPodHour, 0)),
     row('… of which handled by the JetStream API layer (`/jsz` `api.total`)', (r) =>
@@ -271,16 +291,22 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
       (r) => `${fmt(r.coldStartMs.p50, 0)} / ${fmt(r.coldStartMs.max, 0)} ms`,
     ),
     '',
-    `At 1,000 pods: ${fmt((b.apiPerPodHour * 1000) / 3600, 0)} → ${fmt((t.apiPerPodHour * 1000) / 3600, 0)} JetStream API requests per second, ` +
+    `A fleet of 1,000${b.pods === 1000 ? '' : ` (the whole-bucket row: ${b.pods} measured, × ${fmt(1000 / b.pods, 0)})`}: ` +
+      `${fmt((b.apiPerPodHour * 1000) / 3600, 0)} → ${fmt((t.apiPerPodHour * 1000) / 3600, 0)} JetStream API requests per second, ` +
       `${fmt(b.consumersPerPod * 1000, 0)} → ${fmt(t.consumersPerPod * 1000, 0)} consumers, ` +
-      `${fmt((b.updateBytesOther * 1000) / MIB, 1)} MiB → ${fmt((t.updateBytesOther * 1000) / MIB, 1)} MiB sent for an update of a tariff no pod follows.`,
+      `${fmt((b.updateBytesOther * 1000) / MIB, 1)} MiB → ${fmt((t.updateBytesOther * 1000) / MIB, 1)} MiB sent for an update of a tariff no pod follows, ` +
+      `${fmt((b.heapPerPodKiB * 1000) / KIB / KIB, 2)} GiB → ${fmt((t.heapPerPodKiB * 1000) / KIB / KIB, 2)} GiB of pod heap.`,
   ].join('\n');
   return {
     title: `Fleet cost: what one pod costs the bus, whole-bucket mirror vs own tariffs (${STORED} stored, ${PER_POD} followed)`,
     markdown,
-    data: { stored: STORED, perPod: PER_POD, scale: SCALE, results },
+    data: { stored: STORED, perPod: PER_POD, fleets, scale, steadyMs, results },
   };
 };
+
+function childrenFor(mode: SyncMode, pods: number): number {
+  return mode === 'bucket' ? Math.max(MIN_CHILDREN, Math.ceil(pods / MIRRORS_PER_CHILD)) : MIN_CHILDREN;
+}
 
 interface Fleet {
   readonly ready: Promise<void>;
@@ -294,15 +320,20 @@ async function startFleet(
   scale: number,
   url: string,
   cleanup: Cleanup,
+  log: (line: string) => void,
 ): Promise<Fleet> {
   const reports: Record<string, unknown>[] = [];
   const procs: ManagedProcess[] = [];
-  for (let w = 0; w < WORKERS; w++) {
-    const mine = Array.from({ length: pods }, (_, i) => i).filter((i) => i % WORKERS === w);
+  let started = 0;
+  let progressAt = performance.now();
+  const children = childrenFor(mode, pods);
+  for (let w = 0; w < children; w++) {
+    const mine = Array.from({ length: pods }, (_, i) => i).filter((i) => i % children === w);
     const proc = await ManagedProcess.start({
       name: `fleetcost ${mode} x${scale} worker ${w}`,
       command: process.execPath,
-      args: ['--expose-gc', CHILD],
+      // A whole-bucket mirror holds ≈ 15 MiB: room for larger fleets per child than V8's default heap limit.
+      args: ['--expose-gc', '--max-old-space-size=8192', CHILD],
       env: {
         ...process.env,
         NATS_URL: url,
@@ -314,15 +345,25 @@ async function startFleet(
     });
     cleanup.add(proc.name, () => proc.stop(5_000));
     procs.push(proc);
-    jsonLines(proc.child.stdout as NonNullable<typeof proc.child.stdout>, (m) => reports.push(m));
+    jsonLines(proc.child.stdout as NonNullable<typeof proc.child.stdout>, (m) => {
+      progressAt = performance.now();
+      if (m.bench !== 'started') return void reports.push(m);
+      started += 1;
+      if (started % 100 === 0) log(`${mode}: ${started} of ${pods} pods started`);
+    });
   }
-  const ready = check(
-    () => {
+  const ready = (async () => {
+    for (;;) {
       const dead = procs.find((p) => !p.running);
       if (dead) throw new Error(`${dead.name} exited: ${dead.output().slice(-2_000)}`);
-      return reports.filter((r) => r.bench === 'ready').length === WORKERS || undefined;
-    },
-    { timeout: 300_000, interval: 50, name: `${mode} fleet ready` },
-  ).then(() => undefined);
+      if (reports.filter((r) => r.bench === 'ready').length === children) return;
+      if (performance.now() - progressAt > START_STALL_MS) {
+        throw new Error(
+          `${mode} fleet: no pod started for ${START_STALL_MS / 1000} s, ${started} of ${pods} started`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
   return { ready, reports, stop: async () => void (await Promise.all(procs.map((p) => p.stop(10_000)))) };
 }

@@ -1,15 +1,13 @@
-import { fileURLToPath } from 'node:url';
-import { connect } from '@nats-io/transport-node';
+import { startGateway } from '@ratebus/fixtures';
 import { rateKey } from '@ratebus/schema';
-import { check, freePort, ManagedProcess, NatsServer } from '@ratebus/testkit';
+import { freePort } from '@ratebus/testkit';
 import { BareServer } from '../gateway/bare.js';
 import { type LoadResult, type LoadSpec, runUndici, runWrk } from '../gateway/load.js';
 import { ensureNginx, findBinary, Nginx } from '../gateway/nginx.js';
-import { AGILE_SLOTS, agileDoc, createBuckets } from '../propagation/bus.js';
+import { AGILE_SLOTS, agileDoc, writerBus } from '../propagation/bus.js';
 import { Cleanup, fmt } from '../propagation/util.js';
 import type { Suite } from '../suite.js';
 
-const GATEWAY = fileURLToPath(new URL('../../../../services/gateway/dist/src/main.js', import.meta.url));
 const PRODUCT = 'AGILE-24-10-01';
 const TARIFF = 'E-1R-AGILE-24-10-01-C';
 const RATES = `/v1/products/${PRODUCT}/electricity-tariffs/${TARIFF}/standard-unit-rates`;
@@ -97,31 +95,19 @@ export const gatewaySuite: Suite = async ({ quick, log }) => {
     const wrk = findBinary('wrk');
     const load = (spec: LoadSpec) => (wrk ? runWrk(wrk, spec, cleanup) : runUndici(spec));
 
-    const ns = await NatsServer.start();
-    cleanup.add('nats-server', () => ns.stop());
-    const nc = await connect({ servers: ns.url, name: 'bench-gateway-writer' });
-    cleanup.add('writer connection', () => nc.close());
-    const buckets = await createBuckets(nc);
+    const { ns, buckets } = await writerBus(cleanup, 'bench-gateway-writer');
     await buckets.rates.put(rateKey(PRODUCT, TARIFF), JSON.stringify(agileDoc(PRODUCT, TARIFF)));
 
     const port = await freePort();
-    const gw = await ManagedProcess.start({
-      name: 'gateway',
-      command: process.execPath,
-      args: [GATEWAY],
-      env: { ...process.env, NATS_URL: ns.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    const gw = await startGateway({
+      natsUrl: ns.url,
+      port,
+      logLevel: 'info',
+      env: { HOST: '127.0.0.1' },
     });
     cleanup.add('gateway', () => gw.stop(5_000));
     const gwOrigin = `http://127.0.0.1:${port}`;
-    await check(
-      async () => {
-        if (!gw.running) throw new Error(`gateway exited: ${gw.output().slice(-2_000)}`);
-        const res = await fetch(`${gwOrigin}/readyz`);
-        await res.arrayBuffer();
-        return res.ok;
-      },
-      { name: 'gateway /readyz', timeout: 30_000, interval: 100 },
-    ).catch((e: unknown) => {
+    await gw.waitHttpOk(`${gwOrigin}/readyz`).catch((e: unknown) => {
       throw new Error(`gateway not ready: ${gw.output().slice(-2_000)}`, { cause: e });
     });
 

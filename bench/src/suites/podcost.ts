@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { connect } from '@nats-io/transport-node';
+import { putDocs } from '@ratebus/fixtures';
 import { startSimulator } from '@ratebus/octopus-sim';
 import { REGIONS } from '@ratebus/schema';
-import { ManagedProcess, NatsServer } from '@ratebus/testkit';
-import { AGILE_SLOTS, agileDoc, createBuckets, putDocs, syntheticTariff } from '../propagation/bus.js';
+import { ManagedProcess } from '@ratebus/testkit';
+import { AGILE_SLOTS, agileDoc, syntheticTariff, writerBus } from '../propagation/bus.js';
 import { Cleanup, fmt, quantile, within } from '../propagation/util.js';
 import type { Suite } from '../suite.js';
 
@@ -87,11 +87,7 @@ export const podcostSuite: Suite = async ({ quick, log }) => {
   const rows: Row[] = [];
   const cleanup = new Cleanup();
   try {
-    const ns = await NatsServer.start();
-    cleanup.add('nats-server', () => ns.stop());
-    const nc = await connect({ servers: ns.url, name: 'bench-podcost-writer' });
-    cleanup.add('writer connection', () => nc.close());
-    const buckets = await createBuckets(nc);
+    const { ns, buckets } = await writerBus(cleanup, 'bench-podcost-writer');
     const sim = await startSimulator({ port: 0 });
     cleanup.add('simulator', () => sim.close());
 
@@ -102,7 +98,7 @@ export const podcostSuite: Suite = async ({ quick, log }) => {
         const t = syntheticTariff(i);
         docs.push(agileDoc(t.product, t.tariff, { seed: i }));
       }
-      await putDocs(buckets.rates, docs);
+      await putDocs(buckets, docs);
       inKv = size;
       log(`${size} documents in KV`);
       for (const mode of ['ratebus', 'naive'] as const) {

@@ -2,8 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startGateway } from '@ratebus/fixtures';
 import { type Simulator, type StatsLogEntry, startSimulator } from '@ratebus/octopus-sim';
-import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
+import { check, NatsServer } from '@ratebus/testkit';
 import { parse, stringify } from 'yaml';
 import { podAgent } from '../load/http.js';
 import {
@@ -23,7 +24,6 @@ import { startSimFetchers } from '../sim-fetchers.js';
 import { SimTime } from '../simtime.js';
 import type { Suite } from '../suite.js';
 
-const GATEWAY = fileURLToPath(new URL('../../../../services/gateway/dist/src/main.js', import.meta.url));
 const DEPLOY_CONFIG = fileURLToPath(new URL('../../../../deploy/ratebus.yaml', import.meta.url));
 /** Agile D+1 appears this long after 16:00 UK (as in the load suite). */
 const PUBLICATION_DELAY_MIN = 7;
@@ -34,6 +34,12 @@ const WARMUP_MS = 90 * MINUTE;
 /** The gateway's directory scan, real ms (its minimum; the default 30 s would be 3 simulated hours). */
 const SCAN_INTERVAL_MS = 1_000;
 const SPEED = 360;
+/**
+ * The gateway's embedded client (SYNC=tariffs, its default) polls each fed tariff's confirmation every 60 s
+ * ± 25 % of real time: scaled to the clock (`RESYNC_INTERVAL_MS`), as in production in simulated time. At the
+ * default, the poll would come every 6 simulated hours and the feed's `created` would lag the fetcher's.
+ */
+const RESYNC_REAL_MS = Math.round(60_000 / SPEED);
 
 const AGILE = 'AGILE-24-10-01';
 const OUTGOING = 'AGILE-OUTGOING-19-05-13';
@@ -165,17 +171,24 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
     const feedDir = join(dir, 'predbat-cache');
     mkdirSync(feedDir);
 
-    // deploy/ratebus.yaml as it is, but for its two real-time settings, scaled to the clock: the upstream
-    // budget (per real minute) and the URL cache TTL (a NATS KV max age, real ms): 20 simulated minutes.
+    // deploy/ratebus.yaml as it is, but for its three real-time settings, scaled to the clock: the upstream
+    // budget and the URL cache misses (per real minute), and the URL cache TTL (a NATS KV max age, real ms).
     const deploy = parse(readFileSync(DEPLOY_CONFIG, 'utf8')) as {
       upstream: { requestsPerMinute: number };
       urlCacheTtlMs: number;
+      limits: { urlMissesPerMinute: number };
     };
     const urlCacheTtlRealMs = Math.max(1_000, Math.round(deploy.urlCacheTtlMs / SPEED));
     const config = {
       ...deploy,
       upstream: { ...deploy.upstream, requestsPerMinute: Math.min(100_000, 60 * SPEED) },
       urlCacheTtlMs: urlCacheTtlRealMs,
+      // Per real minute too: unscaled, 20 misses a minute are 20 per 6 simulated hours, and product detail
+      // (a miss every 20 simulated minutes per product) is refused as THROTTLED and ages past 30 min.
+      limits: {
+        ...deploy.limits,
+        urlMissesPerMinute: Math.min(100_000, deploy.limits.urlMissesPerMinute * SPEED),
+      },
     };
     const configFile = join(dir, 'ratebus.yaml');
     writeFileSync(configFile, stringify(config));
@@ -187,21 +200,17 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
       simUrl: s.url,
       config: configFile,
     });
-    const gateway = await ManagedProcess.start({
-      name: 'gateway',
-      command: process.execPath,
-      args: [GATEWAY],
+    const gateway = await startGateway({
+      natsUrl: ns.url,
+      upstream: s.url,
+      simClock: true,
+      logLevel: 'warn',
       env: {
-        ...process.env,
-        NATS_URL: ns.url,
-        PORT: '0',
         HOST: '127.0.0.1',
-        UPSTREAM_ORIGIN: s.url,
-        OCTOPUS_SIM_CLOCK: '1',
         PREDBAT_CACHE_DIR: feedDir,
         PREDBAT_TARIFFS: [...union.values()].map((t) => `${t.product}/${t.tariff}`).join(','),
         PREDBAT_SCAN_INTERVAL_MS: String(SCAN_INTERVAL_MS),
-        LOG_LEVEL: 'warn',
+        RESYNC_INTERVAL_MS: String(RESYNC_REAL_MS),
       },
     });
     cleanup.add('gateway', () => gateway.stop(5_000));
@@ -433,7 +442,7 @@ export const predbatSuite: Suite = async ({ quick, log }) => {
         "It looks every 10 simulated minutes at a random phase (the same phases in every design). A fetch is PredBat's GETs against the simulator (the bare URL, then `next` up to 3 pages for rates), tagged `x-sim-caller`, and what it fetched is kept as the consumer's own newer entry in memory, never written into the shared directory (so consumers do not help each other); an entry in the directory is used when it is newer than the consumer's own and its `.yaml` loads (YAML 1.1) to rows or to the product.",
       '',
       `**A**: the simulator, a nats-server, two fetcher processes and one gateway process with \`PREDBAT_CACHE_DIR\` and \`PREDBAT_TARIFFS\` = the ${union.size} tariffs, all on the simulator's clock (\`OCTOPUS_SIM_CLOCK=1\`) at ×${SPEED}. ` +
-        `Fetcher config: \`deploy/ratebus.yaml\` (cadence 25 min, jitter 4 min, URL cache TTL 20 min), with its two real-time settings scaled to the clock: the URL cache TTL is a NATS KV max age in real ms (${urlCacheTtlRealMs} ms = 20 simulated minutes) and the upstream budget is per real minute (${config.upstream.requestsPerMinute}). The fetcher confirms each tariff every 25 min minus up to 4, moved earlier when a call would fall within about 45 s of :00/:30 (its clock), so a rates entry's age should stay under 25 min plus the time from the planned call to the new \`created\` being on disk; at ×${SPEED} every 100 ms of real delay there (a late timer on the busy machine, the upstream calls, the NATS hop, the file write) is ${(SPEED / 10).toFixed(0)} simulated seconds. Largest rates age at a read here: ${minutes(ages.a.max.rates)}${ages.a.max.rates !== null && ages.a.max.rates > 25 * MINUTE ? ` (${fmt((ages.a.max.rates - 25 * MINUTE) / SPEED, 0)} ms real over 25 min)` : ''}; 99 % of rates reads saw under ${minutes(summarize(ages.a.all.rates).p99)}. ` +
+        `Fetcher config: \`deploy/ratebus.yaml\` (cadence 25 min, jitter 4 min, URL cache TTL 20 min), with its three real-time settings scaled to the clock: the URL cache TTL is a NATS KV max age in real ms (${urlCacheTtlRealMs} ms = 20 simulated minutes), the upstream budget and the URL cache's misses are per real minute (${config.upstream.requestsPerMinute} and ${config.limits.urlMissesPerMinute}). The fetcher confirms each tariff every 25 min minus up to 4, moved earlier when a call would fall within about 45 s of :00/:30 (its clock), so a rates entry's age should stay under 25 min plus the time from the planned call to the new \`created\` being on disk, which includes the gateway's confirmation poll (\`SYNC=tariffs\`, its default: every 60 s ± 25 % once the held confirmation is 15 min old; \`RESYNC_INTERVAL_MS\` = ${RESYNC_REAL_MS} ms real, i.e. 60 simulated seconds); at ×${SPEED} every 100 ms of real delay there (a late timer on the busy machine, the upstream calls, the NATS hop, the file write) is ${(SPEED / 10).toFixed(0)} simulated seconds. Largest rates age at a read here: ${minutes(ages.a.max.rates)}${ages.a.max.rates !== null && ages.a.max.rates > 25 * MINUTE ? ` (${fmt((ages.a.max.rates - 25 * MINUTE) / SPEED, 0)} ms real over 25 min)` : ''}; 99 % of rates reads saw under ${minutes(summarize(ages.a.all.rates).p99)}. ` +
         `The gateway's directory scan runs every ${SCAN_INTERVAL_MS / 1_000} s real (\`PREDBAT_SCAN_INTERVAL_MS\`, its minimum; the default 30 s would be 3 simulated hours), which is ${(SCAN_INTERVAL_MS * SPEED) / MINUTE} simulated minutes instead of 30 s: product detail is re-asked on a scan or on a rate update of the same product, so product entries age up to about 20 min + that scan period here, against about 21 min in production. ` +
         `The services start ${WARMUP_MS / MINUTE} simulated minutes before the day (the directory was complete after ${minutes(readyAt - (dayStart - WARMUP_MS), 0)}); counting starts at ${new Date(dayStart).toISOString().slice(0, 16)}Z (Agile D+1 published 16:${String(PUBLICATION_DELAY_MIN).padStart(2, '0')}).`,
       '',

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { connect, headers } from '@nats-io/transport-node';
+import { headers } from '@nats-io/transport-node';
 import { rateKey, ratesSubject } from '@ratebus/schema';
-import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
-import { AGILE_SLOTS, agileDoc, createBuckets, ROUND_HEADER } from '../propagation/bus.js';
+import { check, ManagedProcess } from '@ratebus/testkit';
+import { AGILE_SLOTS, agileDoc, ROUND_HEADER, writerBus } from '../propagation/bus.js';
 import { Cleanup, fmt, jsonLines, type Summary, sleep, summarize, wallNow } from '../propagation/util.js';
 import type { Suite } from '../suite.js';
 
@@ -36,11 +36,7 @@ export const propagationSuite: Suite = async ({ quick, log }) => {
   const writes = quick ? 3 : 20;
   const cleanup = new Cleanup();
   try {
-    const ns = await NatsServer.start();
-    cleanup.add('nats-server', () => ns.stop());
-    const nc = await connect({ servers: ns.url, name: 'bench-propagation-writer' });
-    cleanup.add('writer connection', () => nc.close());
-    const buckets = await createBuckets(nc);
+    const { ns, nc, buckets } = await writerBus(cleanup, 'bench-propagation-writer');
     const key = rateKey(PRODUCT, TARIFF);
     // Every client holds the tariff before the first measured write, as a running pod would.
     await buckets.rates.put(key, JSON.stringify(agileDoc(PRODUCT, TARIFF, { seed: 1 })));

@@ -1,30 +1,39 @@
-import {
-  type ConnectionOptions,
-  connect,
-  credsAuthenticator,
-  type NatsConnection,
-} from '@nats-io/transport-node';
+import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
+import { type NatsAuth, type NatsTarget, natsConnectionOptions } from '@ratebus/bus';
 import { DEFAULT_NATS_URL } from '@ratebus/schema';
 import { type ClientLogger, errInfo } from './logger.js';
-import type { ResolvedOptions } from './options.js';
+import type { Credentials, ResolvedOptions } from './options.js';
 import { type Backoff, sleep } from './timing.js';
+
+/** The login of `credentials`, as the connection builder takes it. */
+function authOf(c: Credentials | undefined): NatsTarget['auth'] {
+  if (c && 'user' in c) return { kind: 'user', user: c.user, password: c.pass };
+  if (c && 'token' in c) return { kind: 'token', token: c.token };
+  if (c && 'creds' in c) return { kind: 'creds', creds: c.creds };
+  return { kind: 'none' };
+}
+
+/** The client's credentials for a login parsed from the environment (`parseNatsSettings`); none: undefined. */
+export function credentialsOf(auth: NatsAuth): Credentials | undefined {
+  if (auth.kind === 'user') return { user: auth.user, pass: auth.password };
+  if (auth.kind === 'token') return { token: auth.token };
+  if (auth.kind === 'creds') return { creds: auth.creds };
+  return undefined;
+}
 
 /** Connection options with the informer's needs: endless reconnects and quick dead-link detection. */
 export function connectionOptions(o: ResolvedOptions, name: string): ConnectionOptions {
-  const opts: ConnectionOptions = {
-    servers: o.servers ?? DEFAULT_NATS_URL,
-    name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: o.reconnectTimeWaitMs,
-    pingInterval: o.pingIntervalMs,
-    maxPingOut: o.maxPingOut,
-    timeout: o.connectTimeoutMs,
-  };
-  const c = o.credentials;
-  if (c && 'user' in c) Object.assign(opts, { user: c.user, pass: c.pass });
-  else if (c && 'token' in c) opts.token = c.token;
-  else if (c && 'creds' in c) opts.authenticator = credsAuthenticator(new TextEncoder().encode(c.creds));
-  return opts;
+  return natsConnectionOptions(
+    { servers: o.servers ?? DEFAULT_NATS_URL, auth: authOf(o.credentials) },
+    {
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWaitMs: o.reconnectTimeWaitMs,
+      pingIntervalMs: o.pingIntervalMs,
+      maxPingOut: o.maxPingOut,
+      timeoutMs: o.connectTimeoutMs,
+    },
+  );
 }
 
 /**

@@ -5,6 +5,10 @@
  */
 
 export { InvalidCodeError } from '@ratebus/schema';
+export { credentialsOf } from './connection.js';
+export { type Freshness, type FreshnessThresholds, freshnessOf } from './copy/freshness.js';
+export type { RateUpdate, UpdateListener } from './copy/update-hub.js';
+export type { RateView } from './copy/view.js';
 export {
   ClientClosedError,
   ClientErrorCode,
@@ -15,7 +19,6 @@ export {
   NotFoundError,
   RefreshFailedError,
 } from './errors.js';
-export { type Freshness, type FreshnessThresholds, freshnessOf } from './freshness.js';
 export {
   type ClientHooks,
   LAST_RESORT_OUTCOMES,
@@ -27,7 +30,7 @@ export {
   type UpdateHookEvent,
   type UpdateKind,
 } from './hooks.js';
-export { LAST_RESORT_LOCK_PREFIX, lastResortLockKey } from './last-resort.js';
+export { LAST_RESORT_LOCK_PREFIX, lastResortLockKey } from './last-resort/last-resort.js';
 export type { ClientLogger } from './logger.js';
 export {
   type Credentials,
@@ -66,5 +69,3 @@ export {
   type SlotQuery,
   type TimeInput,
 } from './rate-client.js';
-export type { RateUpdate, UpdateListener } from './updates.js';
-export type { RateView } from './view.js';

@@ -12,6 +12,8 @@ import {
   unitRateRows,
 } from '@ratebus/schema';
 import { connectionOptions } from './connection.js';
+import type { RateUpdate, UpdateListener } from './copy/update-hub.js';
+import type { RateView } from './copy/view.js';
 import {
   ClientClosedError,
   EnsureTimeoutError,
@@ -26,15 +28,13 @@ import {
   type RejectReason,
   type ResyncKind,
 } from './hooks.js';
-import { CopyKeeper } from './keeper.js';
-import { LastResort } from './last-resort.js';
+import { LastResort } from './last-resort/last-resort.js';
 import { type ClientLogger, errInfo, silentLogger } from './logger.js';
 import { type RateClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { requestRefresh } from './refresh.js';
-import { BusSync } from './sync.js';
+import { BusSync } from './sync/bus-sync.js';
+import { CopyKeeper } from './sync/copy-keeper.js';
 import { sleep } from './timing.js';
-import type { RateUpdate, UpdateListener } from './updates.js';
-import type { RateView } from './view.js';
 
 /** Where the data `ready()` found came from. */
 export type ReadySource = 'nats' | 'cache';
@@ -131,10 +131,10 @@ export class RateClient implements AsyncDisposable {
   private closing: Promise<void> | null = null;
   private readonly lastResort: LastResort | null;
 
-  private constructor(private readonly o: ResolvedOptions) {
-    this.logger = o.logger ?? silentLogger;
-    this.now = o.now ?? Date.now;
-    const userHooks = o.hooks ?? {};
+  private constructor(private readonly options: ResolvedOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+    const userHooks = options.hooks ?? {};
     const hooks = {
       ...userHooks,
       onResync: (kind: ResyncKind, e: { bucket: string }) => {
@@ -142,12 +142,14 @@ export class RateClient implements AsyncDisposable {
         userHooks.onResync?.(kind, e);
       },
     };
-    this.keeper = new CopyKeeper(o, this.now, this.logger, hooks);
-    const name = (o.name ?? `ratebus-client-${hostname()}-${process.pid}`)
+    this.keeper = new CopyKeeper(options, this.now, this.logger, hooks);
+    const name = (options.name ?? `ratebus-client-${hostname()}-${process.pid}`)
       .replace(ACTOR_UNSAFE, '_')
       .slice(0, 128);
-    this.sync = new BusSync(o, name, this.keeper, this.logger, hooks, () => this.markReady('cache'));
-    this.lastResort = o.lastResort ? this.createLastResort(o, o.lastResort, name, hooks) : null;
+    this.sync = new BusSync(options, name, this.keeper, this.logger, hooks, () => this.markReady('cache'));
+    this.lastResort = options.lastResort
+      ? this.createLastResort(options, options.lastResort, name, hooks)
+      : null;
   }
 
   private createLastResort(
@@ -241,7 +243,7 @@ export class RateClient implements AsyncDisposable {
     if (!view) return undefined;
     const rows = preferPaymentMethod(
       unitRateRows(view.document),
-      q.paymentMethod ?? this.o.preferredPaymentMethod,
+      q.paymentMethod ?? this.options.preferredPaymentMethod,
     );
     return overlapping(rows, toMs(q.from), toMs(q.to)).sort(
       (a, b) => Date.parse(a.valid_from) - Date.parse(b.valid_from),
@@ -269,7 +271,7 @@ export class RateClient implements AsyncDisposable {
     const ref = tariffRef(product, tariff);
     const key = rateKey(ref.product, ref.tariff);
     if (this.closed) throw new ClientClosedError();
-    const timeoutMs = opts.timeoutMs ?? this.o.ensureTimeoutMs;
+    const timeoutMs = opts.timeoutMs ?? this.options.ensureTimeoutMs;
     const deadline = performance.now() + timeoutMs;
     const left = () => deadline - performance.now();
     void this.sync
@@ -294,7 +296,7 @@ export class RateClient implements AsyncDisposable {
         continue;
       }
       try {
-        requestMs = Math.max(1, Math.min(left(), this.o.jsTimeoutMs * 2));
+        requestMs = Math.max(1, Math.min(left(), this.options.jsTimeoutMs * 2));
         await requestRefresh(nc, ref, this.sync.name, requestMs);
         // The fetcher wrote the document before replying: read it from KV in case the watch lags.
         await this.sync.fetch(key);
@@ -302,7 +304,7 @@ export class RateClient implements AsyncDisposable {
       } catch (e) {
         if (e instanceof NoFetcherError || isRequestTimeout(e)) {
           // A request cut short by the deadline says nothing new: keep "no fetcher" from the one before.
-          const cutShort = isRequestTimeout(e) && requestMs < this.o.jsTimeoutMs * 2;
+          const cutShort = isRequestTimeout(e) && requestMs < this.options.jsTimeoutMs * 2;
           if (!(cutShort && lastError instanceof NoFetcherError)) lastError = e;
           // Nobody answers: one pod (chosen by a lock) may fetch upstream; this one waits for the document.
           this.lastResort?.trigger(key, ref);

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRateKey } from '@ratebus/schema';
-import { DiskCache } from '../src/disk-cache.js';
+import { DiskCache } from '../src/copy/disk-cache.js';
 import { silentLogger } from '../src/logger.js';
 import { doc, KEY } from './docs.js';
 

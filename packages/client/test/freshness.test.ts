@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import {
+  boundedConfirmation,
+  CLOCK_SLACK_MS,
+  freshnessOf,
+  SERVER_CLOCK_WINDOW_MS,
+  ServerClock,
+} from '../src/copy/freshness.js';
 import { InvalidOptionsError } from '../src/errors.js';
-import { boundedConfirmation, CLOCK_SLACK_MS, freshnessOf, ServerClock } from '../src/freshness.js';
 import { resolveOptions } from '../src/options.js';
 
 describe('freshnessOf', () => {
@@ -37,6 +43,36 @@ describe('ServerClock', () => {
     assert.ok(Math.abs(fresh - podNow) < 1_000, `${fresh - podNow}`);
     assert.ok(Math.abs(older - (podNow - 600_000)) < 1_000, `${older - (podNow - 600_000)}`);
     assert.equal(c.storedAt(new Date(Number.NaN), podNow), undefined);
+  });
+
+  it('forgets a server whose clock ran ahead once others have stored entries for two windows', () => {
+    let mono = 0;
+    const c = new ServerClock(() => mono);
+    const serverNow = (): number => Date.parse('2026-12-01T12:00:00Z') + mono;
+    const ahead = 10 * 60_000;
+    // A stream leader 10 min ahead stores an entry; the estimate takes its clock.
+    c.observe(new Date(serverNow() + ahead));
+    assert.equal(c.now(), serverNow() + ahead);
+    // Leadership moves to servers in sync: an entry stored by them now looks 10 min old...
+    mono += 60_000;
+    c.observe(new Date(serverNow()));
+    assert.equal(c.now(), serverNow() + ahead, 'within the window the largest offset stands');
+    // ...until the skewed observation is two windows old.
+    for (let i = 0; i < 2; i++) {
+      mono += SERVER_CLOCK_WINDOW_MS;
+      c.observe(new Date(serverNow()));
+    }
+    assert.equal(c.now(), serverNow());
+    const podNow = serverNow();
+    assert.equal(c.storedAt(new Date(serverNow() - 60_000), podNow), podNow - 60_000);
+  });
+
+  it('keeps the last estimate through windows without entries', () => {
+    let mono = 0;
+    const c = new ServerClock(() => mono);
+    c.observe(new Date(1_000_000));
+    mono += 5 * SERVER_CLOCK_WINDOW_MS;
+    assert.equal(c.now(), 1_000_000 + mono);
   });
 });
 

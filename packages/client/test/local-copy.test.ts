@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { LocalCopy } from '../src/local-copy.js';
+import { LocalCopy } from '../src/copy/local-copy.js';
 import { doc, json, KEY } from './docs.js';
 
 describe('LocalCopy', () => {

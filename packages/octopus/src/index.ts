@@ -59,7 +59,6 @@ export {
   REGION_KEYS,
   TariffMapSchema,
 } from './schemas.js';
-export { DEFAULT_SIM_CLOCK_REFRESH_MS, type FollowedClock, followSimulatorClock } from './sim-clock.js';
 export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, VERSION } from './transport.js';
 export {
   DAY_MS,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { type RateSlot, type TariffRef, tariffRef, toUtcSecond } from '@ratebus/schema';
+import { halfHourSlots } from '@ratebus/fixtures';
+import { type RateSlot, type TariffRef, tariffRef } from '@ratebus/schema';
 import { buildDocument, checkDocument, fetchWindow } from '../src/document.js';
 import type { TariffRates } from '../src/index.js';
 
@@ -9,15 +10,7 @@ const END = Date.parse('2026-11-29T23:00:00Z');
 const WINDOW = { from: END - 7 * 24 * 3_600_000, to: END };
 
 /** `n` contiguous half-hours ending at `end`, newest first (upstream order). */
-function slots(n: number, end = END, seed = 1): RateSlot[] {
-  return Array.from({ length: n }, (_, i) => ({
-    value_exc_vat: seed * 10 + i,
-    value_inc_vat: (seed * 10 + i) * 1.05,
-    valid_from: toUtcSecond(end - (i + 1) * HALF_HOUR),
-    valid_to: toUtcSecond(end - i * HALF_HOUR),
-    payment_method: null,
-  }));
-}
+const slots = (n: number, end = END, seed = 1): RateSlot[] => halfHourSlots(end, n, (i) => seed * 10 + i);
 
 function rates(unitRates: RateSlot[]): TariffRates {
   return {

@@ -1,38 +1,5 @@
-import {
-  contentHash,
-  coversThrough,
-  type RateSlot,
-  type RatesDocument,
-  SCHEMA_VERSION,
-  toUtcSecond,
-} from '../src/index.js';
-
-const HALF_HOUR = 30 * 60_000;
-
-/** `count` contiguous half-hour rows ending at `end`, newest first. */
-export function halfHours(end: string, count: number, price: (i: number) => number): RateSlot[] {
-  const endMs = Date.parse(end);
-  return Array.from({ length: count }, (_, i) => {
-    const exc = price(i);
-    return {
-      value_exc_vat: exc,
-      value_inc_vat: exc * 1.05,
-      valid_from: toUtcSecond(endMs - (i + 1) * HALF_HOUR),
-      valid_to: toUtcSecond(endMs - i * HALF_HOUR),
-      payment_method: null,
-    };
-  });
-}
-
-export function openRow(from: string, exc: number, pm: string | null = null): RateSlot {
-  return {
-    value_exc_vat: exc,
-    value_inc_vat: exc * 1.05,
-    valid_from: from,
-    valid_to: null,
-    payment_method: pm,
-  };
-}
+import { FLEX_DAY_NIGHT_A, halfHourSlots, openRow, withContentHash } from '@ratebus/fixtures';
+import { coversThrough, type RatesDocument, SCHEMA_VERSION } from '../src/index.js';
 
 type Body = Omit<
   RatesDocument,
@@ -43,15 +10,14 @@ type Body = Omit<
 export function finish(body: Body, term = 7): RatesDocument {
   const b = body as RatesDocument;
   const rows = b.registerKind === 'standard' ? b.unitRates : [...b.dayUnitRates, ...b.nightUnitRates];
-  const partial = {
+  return withContentHash({
     type: 'rates' as const,
     schemaVersion: SCHEMA_VERSION,
     ...body,
     coversThrough: coversThrough(rows),
     fetchedAt: '2026-11-28T16:05:00.000Z',
     term,
-  };
-  return { ...partial, contentHash: contentHash(partial as RatesDocument) } as RatesDocument;
+  } as Omit<RatesDocument, 'contentHash'>);
 }
 
 export const window = { from: '2026-11-21T00:00:00Z', to: '2026-11-30T00:00:00Z' };
@@ -64,7 +30,7 @@ export function agileDoc(): RatesDocument {
     fuel: 'electricity',
     direction: 'IMPORT',
     registerKind: 'standard',
-    unitRates: halfHours('2026-11-29T23:00:00Z', 48, (i) => 10 + (i % 7) - (i === 5 ? 14 : 0)),
+    unitRates: halfHourSlots('2026-11-29T23:00:00Z', 48, (i) => 10 + (i % 7) - (i === 5 ? 14 : 0)),
     standingCharges: [openRow('2024-09-30T23:00:00Z', 37.6525)],
     window,
   } as unknown as Body);
@@ -72,12 +38,7 @@ export function agileDoc(): RatesDocument {
 
 export function dayNightDoc(): RatesDocument {
   return finish({
-    product: 'VAR-22-11-01',
-    tariff: 'E-2R-VAR-22-11-01-A',
-    region: 'A',
-    fuel: 'electricity',
-    direction: 'IMPORT',
-    registerKind: 'day-night',
+    ...FLEX_DAY_NIGHT_A,
     dayUnitRates: [
       openRow('2026-09-30T23:00:00Z', 27.1, 'DIRECT_DEBIT'),
       openRow('2026-09-30T23:00:00Z', 28.3, 'NON_DIRECT_DEBIT'),
@@ -131,7 +92,7 @@ export function exportDoc(): RatesDocument {
     fuel: 'electricity',
     direction: 'EXPORT',
     registerKind: 'standard',
-    unitRates: halfHours('2026-11-29T23:00:00Z', 48, (i) => Math.max(0, 6 + (i % 5) - 3)).map((r) => ({
+    unitRates: halfHourSlots('2026-11-29T23:00:00Z', 48, (i) => Math.max(0, 6 + (i % 5) - 3)).map((r) => ({
       ...r,
       value_inc_vat: r.value_exc_vat,
     })),

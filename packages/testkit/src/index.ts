@@ -6,7 +6,7 @@
 export { type CheckOptions, check } from './check.js';
 export { type ClusterOptions, NatsCluster } from './cluster.js';
 export { CheckTimeoutError, NatsServerMissingError, StartFailedError, TestkitErrorCode } from './errors.js';
-export { jsonLogLines, type LogLine, logEvents } from './log-lines.js';
+export { followJsonLogLines, jsonLogLines, type LogLine, logEvents } from './log-lines.js';
 export {
   type ClusterSettings,
   NatsServer,

@@ -9,16 +9,13 @@ import {
 import { findCause } from '@ratebus/bus';
 import { type ClientLogger, RateClient } from '@ratebus/client';
 import { BUCKETS, decode, LEASE_KEY, type LeaseValue, LeaseValueSchema } from '@ratebus/schema';
-import { type ConnectionSettings, natsOptions } from './connection.js';
+import { type ConnectionSettings, type ConnectMode, natsOptions } from './connection.js';
 import { ConnectError, NotReadyError } from './errors.js';
 
 /** Opens the NATS connection; maps refusals and unreachable servers to {@link ConnectError}. */
-export async function openConnection(
-  s: ConnectionSettings,
-  o: { readonly timeoutMs: number; readonly persistent: boolean },
-): Promise<NatsConnection> {
+export async function openConnection(s: ConnectionSettings, mode: ConnectMode): Promise<NatsConnection> {
   try {
-    return await connect(natsOptions(s, o));
+    return await connect(natsOptions(s, mode));
   } catch (e) {
     const who = s.auth.kind === 'user' ? ` as ${s.auth.user}` : '';
     if (findCause(e, AuthorizationError)) {

@@ -1,5 +1,17 @@
 import { hostname } from 'node:os';
-import { type ConnectionOptions, credsAuthenticator } from '@nats-io/transport-node';
+import type { ConnectionOptions } from '@nats-io/transport-node';
+import {
+  NATS_ENV,
+  type NatsAuth,
+  type NatsSetting,
+  type NatsSettingLabels,
+  type NatsSettings,
+  type NatsSettingsInput,
+  natsConnectionOptions,
+  natsEnvInput,
+  parseNatsSettings,
+  type ReadTextFile,
+} from '@ratebus/bus';
 import { DEFAULT_NATS_URL, INBOX_PREFIXES } from '@ratebus/schema';
 import type { ConnectionFlags } from './args.js';
 import { UsageError } from './errors.js';
@@ -19,48 +31,18 @@ export const ROLE_INBOX_PREFIX: Readonly<Record<string, string>> = {
   fetcher: INBOX_PREFIXES.fetcher,
 };
 
-/** The environment variables read (the fetcher's NATS variables, plus NATS_INBOX_PREFIX). */
-export const ENV_VARS = [
-  'NATS_URL',
-  'NATS_USER',
-  'NATS_PASSWORD',
-  'NATS_CREDS',
-  'NATS_TOKEN',
-  'NATS_INBOX_PREFIX',
-] as const;
-type EnvVar = (typeof ENV_VARS)[number];
+/** The environment variables read: the services' NATS variables, plus NATS_INBOX_PREFIX. */
+export const ENV_VARS: readonly string[] = Object.values(NATS_ENV);
 
 export type Env = Readonly<Record<string, string | undefined>>;
 /** Reads a file as UTF-8 text; throws when it cannot. */
-export type ReadFile = (path: string) => string;
-
-/** How to log in. */
-export type NatsAuth =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'user'; readonly user: string; readonly password: string }
-  | { readonly kind: 'creds'; readonly path: string; readonly creds: string }
-  | { readonly kind: 'token'; readonly token: string };
+export type ReadFile = ReadTextFile;
+export type { NatsAuth };
 
 /** Validated connection settings. */
-export interface ConnectionSettings {
-  readonly servers: readonly string[];
-  readonly auth: NatsAuth;
-  /** Undefined: the client default `_INBOX`. */
-  readonly inboxPrefix: string | undefined;
+export interface ConnectionSettings extends NatsSettings {
   /** Connection name, also the `by` of refresh requests: printable ASCII without spaces. */
   readonly name: string;
-}
-
-const NATS_SCHEMES = new Set(['nats:', 'tls:']);
-const INBOX_RE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
-
-function isNatsServer(s: string): boolean {
-  try {
-    const u = new URL(s.includes('://') ? s : `nats://${s}`);
-    return NATS_SCHEMES.has(u.protocol) && u.hostname !== '';
-  } catch {
-    return false;
-  }
 }
 
 /** Default connection name: `ratebus-cli-{host}-{pid}`, cut to 128 printable characters. */
@@ -79,79 +61,32 @@ export function resolveConnection(
   readFile: ReadFile,
   name = defaultName(),
 ): ConnectionSettings {
-  const problems: string[] = [];
-  const get = (k: EnvVar): string | undefined => {
-    const v = env[k];
-    return v === undefined || v.trim() === '' ? undefined : v;
+  const fromEnv = natsEnvInput(env, Object.keys(NATS_ENV) as NatsSetting[]);
+  const authFlags = flags.user !== undefined || flags.password !== undefined || flags.creds !== undefined;
+  const input: NatsSettingsInput = {
+    url: flags.server ?? fromEnv.url,
+    ...(authFlags
+      ? { user: flags.user, password: flags.password, creds: flags.creds }
+      : { user: fromEnv.user, password: fromEnv.password, creds: fromEnv.creds, token: fromEnv.token }),
+    inboxPrefix: flags.inboxPrefix ?? fromEnv.inboxPrefix,
   };
+  const labels: NatsSettingLabels = {
+    ...NATS_ENV,
+    ...(flags.server !== undefined ? { url: '--server' } : {}),
+    ...(authFlags ? { user: '--user', password: '--password', creds: '--creds' } : {}),
+    ...(flags.inboxPrefix !== undefined ? { inboxPrefix: '--inbox-prefix' } : {}),
+  };
+  const r = parseNatsSettings(input, readFile, labels);
+  if (!r.ok) throw new UsageError(r.issues.map((i) => i.message));
+  const inboxPrefix =
+    r.settings.inboxPrefix ?? (input.user !== undefined ? ROLE_INBOX_PREFIX[input.user] : undefined);
+  return { ...r.settings, inboxPrefix, name };
+}
 
-  const serverSource = flags.server !== undefined ? '--server' : 'NATS_URL';
-  const serverText = flags.server ?? get('NATS_URL') ?? DEFAULT_NATS_URL;
-  const servers = serverText.split(',').map((s) => s.trim());
-  if (servers.some((s) => s === '' || !isNatsServer(s))) {
-    problems.push(
-      `${serverSource}: expected a comma-separated list of nats://host:port, tls://host:port or host:port`,
-    );
-  }
-
-  const fromFlags = flags.user !== undefined || flags.password !== undefined || flags.creds !== undefined;
-  const src = fromFlags
-    ? { user: flags.user, password: flags.password, creds: flags.creds, token: undefined }
-    : {
-        user: get('NATS_USER'),
-        password: get('NATS_PASSWORD'),
-        creds: get('NATS_CREDS'),
-        token: get('NATS_TOKEN'),
-      };
-  const label = fromFlags
-    ? { user: '--user', password: '--password', creds: '--creds', token: '' }
-    : { user: 'NATS_USER', password: 'NATS_PASSWORD', creds: 'NATS_CREDS', token: 'NATS_TOKEN' };
-  const userPass = src.user !== undefined || src.password !== undefined;
-  if (src.creds !== undefined && userPass) {
-    problems.push(
-      `${label.creds} conflicts with ${label.user}/${label.password}: choose one way to authenticate`,
-    );
-  }
-  if (src.token !== undefined && (userPass || src.creds !== undefined)) {
-    problems.push(
-      `${label.token} conflicts with ${userPass ? `${label.user}/${label.password}` : label.creds}: choose one way to authenticate`,
-    );
-  }
-  if ((src.user === undefined) !== (src.password === undefined)) {
-    problems.push(`${label.user} and ${label.password} go together`);
-  }
-  if (src.user === '' || src.password === '')
-    problems.push(`${label.user} and ${label.password} must not be empty`);
-
-  let creds: string | undefined;
-  if (src.creds !== undefined) {
-    try {
-      creds = readFile(src.creds);
-      if (creds.trim() === '') problems.push(`${label.creds}: ${src.creds} is empty`);
-    } catch (e) {
-      const why = e && typeof e === 'object' && 'code' in e ? String(e.code) : String(e);
-      problems.push(`${label.creds}: cannot read ${src.creds}: ${why}`);
-    }
-  }
-
-  const inboxSource = flags.inboxPrefix !== undefined ? '--inbox-prefix' : 'NATS_INBOX_PREFIX';
-  let inboxPrefix = flags.inboxPrefix ?? get('NATS_INBOX_PREFIX');
-  if (inboxPrefix !== undefined && !INBOX_RE.test(inboxPrefix)) {
-    problems.push(
-      `${inboxSource}: letters, digits, "_" and "-" in dot-separated tokens, e.g. _INBOX_inspector`,
-    );
-  }
-  inboxPrefix ??= src.user !== undefined ? ROLE_INBOX_PREFIX[src.user] : undefined;
-
-  if (problems.length > 0) throw new UsageError(problems);
-
-  let auth: NatsAuth = { kind: 'none' };
-  if (src.creds !== undefined && creds !== undefined) auth = { kind: 'creds', path: src.creds, creds };
-  else if (src.token !== undefined) auth = { kind: 'token', token: src.token };
-  else if (src.user !== undefined && src.password !== undefined) {
-    auth = { kind: 'user', user: src.user, password: src.password };
-  }
-  return { servers, auth, inboxPrefix, name };
+/** How a command connects: the handshake bound, ms, and whether it reconnects for ever (`watch`). */
+export interface ConnectMode {
+  readonly timeoutMs: number;
+  readonly persistent: boolean;
 }
 
 /**
@@ -160,21 +95,14 @@ export function resolveConnection(
  */
 export function natsOptions(
   s: ConnectionSettings,
-  o: { readonly timeoutMs: number; readonly persistent: boolean },
+  { timeoutMs, persistent }: ConnectMode,
 ): ConnectionOptions {
-  const opts: ConnectionOptions = {
-    servers: [...s.servers],
+  return natsConnectionOptions(s, {
     name: s.name,
-    timeout: o.timeoutMs,
-    maxReconnectAttempts: o.persistent ? -1 : 0,
-    reconnectTimeWait: DEFAULT_RECONNECT_TIME_WAIT_MS,
-    pingInterval: DEFAULT_PING_INTERVAL_MS,
+    timeoutMs,
+    maxReconnectAttempts: persistent ? -1 : 0,
+    reconnectTimeWaitMs: DEFAULT_RECONNECT_TIME_WAIT_MS,
+    pingIntervalMs: DEFAULT_PING_INTERVAL_MS,
     maxPingOut: 2,
-  };
-  if (s.inboxPrefix !== undefined) opts.inboxPrefix = s.inboxPrefix;
-  const a = s.auth;
-  if (a.kind === 'user') Object.assign(opts, { user: a.user, pass: a.password });
-  else if (a.kind === 'token') opts.token = a.token;
-  else if (a.kind === 'creds') opts.authenticator = credsAuthenticator(new TextEncoder().encode(a.creds));
-  return opts;
+  });
 }

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { DEFAULT_NATS_URL } from '@ratebus/schema';
-import { NatsServer } from '@ratebus/testkit';
-import { ACCOUNTS_CONF } from './paths.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '@ratebus/bus';
+import { DEFAULT_NATS_URL, INBOX_PREFIXES } from '@ratebus/schema';
+import { startPrivateNats } from './private-nats.js';
 
 /** User and password of one role; `null` where the server has no users (anonymous). */
 export type Login = { user: string; pass: string } | null;
@@ -43,20 +42,20 @@ export async function chooseNats(env: NodeJS.ProcessEnv): Promise<NatsChoice> {
       stop: async () => undefined,
     };
   }
+  return privateNats();
+}
+
+/** A private nats-server with the deployment's per-role users, each with a fresh random password. */
+async function privateNats(): Promise<NatsChoice> {
   const passwords = Object.fromEntries(
     ROLES.map((r) => [r, `d${randomBytes(18).toString('hex')}`]),
   ) as Record<(typeof ROLES)[number], string>;
-  const server = await NatsServer.start({
-    serverName: 'ratebus-demo',
-    // nats-server 2.9 resolves `include` against the generated file's folder, so the accounts go in as text.
-    extraConfig: readFileSync(ACCOUNTS_CONF, 'utf8'),
-    env: {
-      RATEBUS_FETCHER_PASSWORD: passwords.fetcher,
-      RATEBUS_GATEWAY_PASSWORD: passwords.gateway,
-      RATEBUS_POD_PASSWORD: passwords.pod,
-      RATEBUS_LASTRESORT_PASSWORD: passwords.lastresort,
-      RATEBUS_INSPECTOR_PASSWORD: passwords.inspector,
-    },
+  const server = await startPrivateNats({
+    RATEBUS_FETCHER_PASSWORD: passwords.fetcher,
+    RATEBUS_GATEWAY_PASSWORD: passwords.gateway,
+    RATEBUS_POD_PASSWORD: passwords.pod,
+    RATEBUS_LASTRESORT_PASSWORD: passwords.lastresort,
+    RATEBUS_INSPECTOR_PASSWORD: passwords.inspector,
   });
   const login = (r: (typeof ROLES)[number]): Login => ({ user: r, pass: passwords[r] });
   return {
@@ -72,10 +71,26 @@ export async function chooseNats(env: NodeJS.ProcessEnv): Promise<NatsChoice> {
   };
 }
 
+/** The status screen's connection: the inspector's login where the server has users. */
+export function connectStatus(choice: NatsChoice): Promise<NatsConnection> {
+  const login = choice.logins.inspector;
+  return connectNats(
+    {
+      servers: choice.servers,
+      auth: login ? { kind: 'user', user: login.user, password: login.pass } : { kind: 'none' },
+      ...(login ? { inboxPrefix: INBOX_PREFIXES.inspector } : {}),
+    },
+    { name: 'ratebus-demo-status', maxReconnectAttempts: -1 },
+  );
+}
+
 /** True when a server that accepts anonymous clients and has JetStream answers at `url` within a second. */
 async function jetStreamAt(url: string): Promise<boolean> {
   try {
-    const nc = await connect({ servers: url, timeout: 1_000, maxReconnectAttempts: 0, reconnect: false });
+    const nc = await connectNats(
+      { servers: url, auth: { kind: 'none' } },
+      { timeoutMs: 1_000, maxReconnectAttempts: 0 },
+    );
     try {
       await (await jetstreamManager(nc, { timeout: 1_000 })).getAccountInfo();
       return true;

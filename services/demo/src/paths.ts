@@ -8,4 +8,7 @@ export function serviceMain(service: 'octopus-sim' | 'fetcher' | 'gateway' | 'cl
   return `${REPO_ROOT}services/${service}/dist/src/main.js`;
 }
 
-export const ACCOUNTS_CONF = `${REPO_ROOT}services/nats/accounts.conf`;
+/** The deployment's single-node NATS config (it includes accounts.conf: per-role users and permissions). */
+export const NATS_SINGLE_CONF = `${REPO_ROOT}services/nats/single.conf`;
+/** The deployment's NATS launcher: checks the role passwords, then runs nats-server. */
+export const NATS_RUN_SH = `${REPO_ROOT}services/nats/run.sh`;

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { check, freePort, ManagedProcess } from '@ratebus/testkit';
 import { stringify } from 'yaml';
+import { Child } from './child.js';
 import type { Login, NatsChoice } from './nats.js';
 import { serviceMain } from './paths.js';
 
@@ -13,9 +14,16 @@ export const CONFIGURED_TARIFFS = [
   { product: 'VAR-22-11-01', tariff: 'E-2R-VAR-22-11-01-A' },
 ];
 
+/** The gateway's usual port, used when free (else an ephemeral one). */
+const GATEWAY_PORT = 8092;
+/** How long a service may take to log that it listens. */
+const LISTEN_TIMEOUT_MS = 15_000;
+/** The pino line of a service that listens, with its URL. */
+const LISTENING_LINE = /"url":"(http:\/\/[^"]+)".*"msg":"(?:octopus simulator|gateway) listening"/;
+
 export interface FetcherSlot {
   readonly id: string;
-  proc: ManagedProcess | null;
+  proc: Child | null;
   /** Set while the demo itself is stopping it. */
   stopping: boolean;
 }
@@ -29,8 +37,8 @@ export class Topology {
     { id: 'fetcher-1', proc: null, stopping: false },
     { id: 'fetcher-2', proc: null, stopping: false },
   ];
-  sim: ManagedProcess | null = null;
-  gateway: ManagedProcess | null = null;
+  sim: Child | null = null;
+  gateway: Child | null = null;
   simUrl = '';
   gatewayUrl = '';
   readonly #dir: string;
@@ -42,29 +50,16 @@ export class Topology {
     this.#nats = nats;
   }
 
+  /** The simulator on an ephemeral port, its clock at `start` running `speed` times faster. */
   async startSimulator(start: Date, speed: number): Promise<void> {
-    const port = await freePort();
-    this.simUrl = `http://127.0.0.1:${port}`;
-    this.sim = await ManagedProcess.start({
-      name: 'octopus-sim',
-      command: process.execPath,
-      args: [serviceMain('octopus-sim')],
-      env: {
-        ...process.env,
-        PORT: String(port),
-        SIM_START: start.toISOString(),
-        SIM_SPEED: String(speed),
-        LOG_LEVEL: 'warn',
-      },
+    this.sim = await node('octopus-sim', 'octopus-sim', {
+      PORT: '0',
+      SIM_START: start.toISOString(),
+      SIM_SPEED: String(speed),
+      // info: the line that says where it listens (the simulator logs requests at debug only).
+      LOG_LEVEL: 'info',
     });
-    const sim = this.sim;
-    await check(
-      async () => {
-        if (!sim.running) throw new Error(`the simulator exited:\n${sim.output().slice(-2_000)}`);
-        return (await fetch(`${this.simUrl}/_sim/clock`)).ok;
-      },
-      { timeout: 15_000, interval: 100, name: 'the simulator' },
-    );
+    this.simUrl = (await this.sim.firstLine(LISTENING_LINE, LISTEN_TIMEOUT_MS))[1] as string;
   }
 
   async startFetchers(): Promise<void> {
@@ -75,49 +70,34 @@ export class Topology {
 
   async startFetcher(slot: FetcherSlot): Promise<void> {
     slot.stopping = false;
-    slot.proc = await ManagedProcess.start({
-      name: slot.id,
-      command: process.execPath,
-      args: [serviceMain('fetcher')],
-      env: {
-        ...process.env,
-        ...loginEnv(this.#nats.logins.fetcher),
-        NATS_URL: this.#nats.servers.join(','),
-        OCTOPUS_BASE_URL: this.simUrl,
-        OCTOPUS_SIM_CLOCK: '1',
-        RATEBUS_CONFIG: this.#configPath,
-        FETCHER_ID: slot.id,
-        METRICS_PORT: String(await freePort()),
-        LOG_LEVEL: 'info',
-      },
+    slot.proc = await node(slot.id, 'fetcher', {
+      ...loginEnv(this.#nats.logins.fetcher),
+      NATS_URL: this.#nats.servers.join(','),
+      OCTOPUS_BASE_URL: this.simUrl,
+      OCTOPUS_SIM_CLOCK: '1',
+      RATEBUS_CONFIG: this.#configPath,
+      FETCHER_ID: slot.id,
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
     });
   }
 
   async startGateway(mirrorDir: string): Promise<void> {
-    const port = (await isFree(8092)) ? 8092 : await freePort();
-    this.gatewayUrl = `http://127.0.0.1:${port}`;
-    this.gateway = await ManagedProcess.start({
-      name: 'gateway',
-      command: process.execPath,
-      args: [serviceMain('gateway')],
-      env: {
-        ...process.env,
-        ...loginEnv(this.#nats.logins.gateway),
-        NATS_URL: this.#nats.servers.join(','),
-        PORT: String(port),
-        MIRROR_DIR: mirrorDir,
-        UPSTREAM_ORIGIN: this.simUrl,
-        OCTOPUS_SIM_CLOCK: '1',
-        LOG_LEVEL: 'warn',
-      },
+    this.gateway = await node('gateway', 'gateway', {
+      ...loginEnv(this.#nats.logins.gateway),
+      NATS_URL: this.#nats.servers.join(','),
+      PORT: String((await isFree(GATEWAY_PORT)) ? GATEWAY_PORT : 0),
+      MIRROR_DIR: mirrorDir,
+      UPSTREAM_ORIGIN: this.simUrl,
+      OCTOPUS_SIM_CLOCK: '1',
+      LOG_LEVEL: 'info',
     });
+    this.gatewayUrl = (await this.gateway.firstLine(LISTENING_LINE, LISTEN_TIMEOUT_MS))[1] as string;
   }
 
-  /** Every process still running, for the last-resort kill on exit. */
-  children(): ManagedProcess[] {
-    return [this.gateway, ...this.fetchers.map((f) => f.proc), this.sim].filter(
-      (p): p is ManagedProcess => p?.running === true,
-    );
+  /** SIGKILL every process still running: the last resort when the demo exits. */
+  kill(): void {
+    for (const p of [this.gateway, ...this.fetchers.map((f) => f.proc), this.sim]) p?.kill();
   }
 
   /** SIGTERM everything (fetchers release the lease), SIGKILL what does not stop in time. */
@@ -128,8 +108,12 @@ export class Topology {
   }
 }
 
+/** Starts a built ratebus service with the demo's environment on top of this process's. */
+function node(name: string, service: 'octopus-sim' | 'fetcher' | 'gateway', env: Record<string, string>) {
+  return Child.spawn(name, process.execPath, [serviceMain(service)], { env: { ...process.env, ...env } });
+}
+
 async function isFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
   return new Promise((resolve) => {
     const s = createServer();
     s.once('error', () => resolve(false));

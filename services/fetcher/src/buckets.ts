@@ -6,15 +6,15 @@ import {
   type StreamConfig,
   type StreamUpdateConfig,
 } from '@nats-io/jetstream';
-import { type KV, type KvEntry, Kvm, type KvOptions } from '@nats-io/kv';
+import { type KV, Kvm, type KvOptions } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, type BucketRole, type RatebusConfig } from '@ratebus/schema';
 import type { Logger } from 'pino';
 import { BUCKET_LIMITS, type BucketLimits } from './bucket-limits.js';
 import { BucketMismatchError } from './errors.js';
+import type { Buckets } from './leader/types.js';
 import { DEFAULT_LEASE_REQUEST_TIMEOUT_MS } from './lease/elector.js';
 import { verifyLeaseBucket } from './lease/verify.js';
-import type { Buckets } from './worker/types.js';
 
 /** Every bucket of docs/buses.md, bound and verified. */
 export interface FetcherBuckets extends Buckets {
@@ -137,17 +137,17 @@ export async function openBuckets(
     const spec = specs[role];
     const ttl = spec.ttlMs;
     // max_bytes at creation: an account with `max_bytes_required` refuses a stream without it.
-    const o: Partial<KvOptions> = {
+    const kvOptions: Partial<KvOptions> = {
       history: 1,
       replicas,
       max_bytes: spec.maxBytes,
       maxValueSize: spec.maxValueBytes,
     };
-    if (ttl > 0) o.ttl = ttl;
+    if (ttl > 0) kvOptions.ttl = ttl;
     // Direct gets (the 2.9 default) may be served by a lagging replica. The elector's decisions stay safe
     // with stale reads (only our own writes carry our nonce), and leader-only MSG.GET was measured to time
     // out for many seconds after a stream-leader failover on 2.9.10, so the default is kept.
-    const kv = await (role === 'lease' ? leaseKvm : kvm).create(name, o);
+    const kv = await (role === 'lease' ? leaseKvm : kvm).create(name, kvOptions);
     await guardBucket(jsm, name, spec, opts.logger);
     if (role === 'lease') {
       await verifyLeaseBucket(kv, config.lease.durationMs, opts.logger);
@@ -189,12 +189,3 @@ export async function verifyBucket(
     );
   }
 }
-
-/**
- * The fields of a stored KV entry that a leader read returns (`readThroughLeader` of `@ratebus/bus`: `kv.get()`
- * is a direct get that any replica may answer, and on nats-server < 2.9.17 a replica that has just restarted
- * answers with what it held before, nats-server#4162).
- */
-export type StoredEntry = Pick<KvEntry, 'operation' | 'value' | 'revision'>;
-
-export { readThroughLeader } from '@ratebus/bus';

@@ -1,5 +1,14 @@
 import { hostname } from 'node:os';
 import {
+  NATS_ENV,
+  NATS_LOGIN_SETTINGS,
+  type NatsAuth,
+  type NatsSettings,
+  natsEnvInput,
+  parseNatsSettings,
+  type ReadTextFile,
+} from '@ratebus/bus';
+import {
   DEFAULT_NATS_URL,
   type LimitsConfig,
   LOG_LEVELS,
@@ -20,14 +29,7 @@ export const DEFAULT_REPLICAS = 1;
 export const DEFAULT_NATS_PING_INTERVAL_MS = 5_000;
 export const DEFAULT_LOG_LEVEL = 'info';
 
-export { DEFAULT_NATS_URL, LOG_LEVELS, type LogLevel };
-
-/** How the fetcher authenticates to NATS. */
-export type NatsAuth =
-  | { kind: 'none' }
-  | { kind: 'user'; user: string; password: string }
-  | { kind: 'creds'; path: string; creds: string }
-  | { kind: 'token'; token: string };
+export { DEFAULT_NATS_URL, LOG_LEVELS, type LogLevel, type NatsAuth };
 
 /** Everything the fetcher process needs, validated. */
 export interface FetcherConfig {
@@ -35,7 +37,8 @@ export interface FetcherConfig {
   ratebus: RatebusConfig;
   /** Path of the YAML file, or null when RATEBUS_CONFIG is unset. */
   configPath: string | null;
-  nats: { servers: string[]; auth: NatsAuth; pingIntervalMs: number };
+  /** Servers and login (`@ratebus/bus` rules), and the client ping interval. */
+  nats: NatsSettings & { pingIntervalMs: number };
   metrics: { port: number; host: string };
   /** Identity in the lease, logs, connection name and User-Agent. */
   fetcherId: string;
@@ -49,11 +52,7 @@ export interface FetcherConfig {
 /** The environment variables read by {@link loadConfig}. */
 export const ENV_VARS = [
   'RATEBUS_CONFIG',
-  'NATS_URL',
-  'NATS_USER',
-  'NATS_PASSWORD',
-  'NATS_CREDS',
-  'NATS_TOKEN',
+  ...NATS_LOGIN_SETTINGS.map((s) => NATS_ENV[s]),
   'NATS_PING_INTERVAL_MS',
   'OCTOPUS_BASE_URL',
   'METRICS_PORT',
@@ -83,17 +82,10 @@ type LimitEnvVar = keyof typeof LIMIT_ENV_VARS;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 /** Reads a file as UTF-8 text; throws when it cannot. */
-export type ReadFile = (path: string) => string;
-
-const NATS_SCHEMES = new Set(['nats:', 'tls:']);
+export type ReadFile = ReadTextFile;
 
 /** Validated environment; undefined = unset (empty strings count as unset, as in most container tooling). */
 interface ParsedEnv {
-  NATS_URL?: string[];
-  NATS_USER?: string;
-  NATS_PASSWORD?: string;
-  NATS_CREDS?: string;
-  NATS_TOKEN?: string;
   NATS_PING_INTERVAL_MS?: number;
   METRICS_PORT?: number;
   METRICS_HOST?: string;
@@ -105,17 +97,7 @@ interface ParsedEnv {
   limits?: Partial<Record<keyof LimitsConfig, number>>;
 }
 
-function isNatsServer(s: string): boolean {
-  const withScheme = s.includes('://') ? s : `nats://${s}`;
-  try {
-    const u = new URL(withScheme);
-    return NATS_SCHEMES.has(u.protocol) && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
-/** Parses the environment variables, adding one issue per problem (never stops at the first). */
+/** Parses the environment variables but NATS's, adding one issue per problem (never stops at the first). */
 function parseEnv(env: Env, issues: ConfigIssue[]): ParsedEnv {
   const out: ParsedEnv = {};
   const add = (name: string, message: string) => issues.push({ source: `env:${name}`, message });
@@ -141,15 +123,6 @@ function parseEnv(env: Env, issues: ConfigIssue[]): ParsedEnv {
     if (v !== undefined) out[k] = v;
   };
 
-  const url = get('NATS_URL');
-  if (url !== undefined) {
-    const servers = url.split(',').map((s) => s.trim());
-    const bad = servers.filter((s) => s === '' || !isNatsServer(s));
-    if (bad.length > 0) {
-      add('NATS_URL', `expected a comma-separated list of nats://host:port, tls://host:port or host:port`);
-    } else out.NATS_URL = servers;
-  }
-  for (const k of ['NATS_USER', 'NATS_PASSWORD', 'NATS_CREDS', 'NATS_TOKEN'] as const) set(k, get(k));
   set('NATS_PING_INTERVAL_MS', int('NATS_PING_INTERVAL_MS', 100, 600_000));
   set('METRICS_PORT', int('METRICS_PORT', 0, 65_535));
   set('METRICS_HOST', get('METRICS_HOST')?.trim());
@@ -178,21 +151,6 @@ function parseEnv(env: Env, issues: ConfigIssue[]): ParsedEnv {
     if (v !== undefined) out.limits = { ...out.limits, [key]: v };
   }
 
-  // Conflicts: exactly one way to authenticate.
-  const has = (k: (typeof ENV_VARS)[number]) => get(k) !== undefined;
-  const userPass = has('NATS_USER') || has('NATS_PASSWORD');
-  if (has('NATS_CREDS') && userPass) {
-    add('NATS_CREDS', 'conflicts with NATS_USER/NATS_PASSWORD: choose one way to authenticate');
-  }
-  if (has('NATS_CREDS') && has('NATS_TOKEN')) {
-    add('NATS_CREDS', 'conflicts with NATS_TOKEN: choose one way to authenticate');
-  }
-  if (has('NATS_TOKEN') && userPass) {
-    add('NATS_TOKEN', 'conflicts with NATS_USER/NATS_PASSWORD: choose one way to authenticate');
-  }
-  if (has('NATS_USER') !== has('NATS_PASSWORD')) {
-    add(has('NATS_USER') ? 'NATS_PASSWORD' : 'NATS_USER', 'NATS_USER and NATS_PASSWORD go together');
-  }
   return out;
 }
 
@@ -214,6 +172,9 @@ export function loadConfig(
 ): FetcherConfig {
   const issues: ConfigIssue[] = [];
   const e = parseEnv(env, issues);
+  // NATS: servers, one login method, the creds file read now so a wrong path is reported with the rest.
+  const nats = parseNatsSettings(natsEnvInput(env), readFile);
+  if (!nats.ok) for (const i of nats.issues) issues.push({ source: `env:${i.variable}`, message: i.message });
   const configPath = env.RATEBUS_CONFIG?.trim() || null;
 
   // The YAML file.
@@ -274,32 +235,13 @@ export function loadConfig(
     }
   }
 
-  // Credentials file: read now so a wrong path is reported with everything else.
-  let creds: string | undefined;
-  if (e.NATS_CREDS !== undefined) {
-    try {
-      creds = readFile(e.NATS_CREDS);
-      if (creds.trim() === '') issues.push({ source: 'env:NATS_CREDS', message: `${e.NATS_CREDS} is empty` });
-    } catch (cause) {
-      issues.push({ source: 'env:NATS_CREDS', message: `cannot read ${e.NATS_CREDS}: ${describe(cause)}` });
-    }
-  }
-
-  if (issues.length > 0 || !fileResult.success) throw new ConfigError(issues);
-
-  let auth: NatsAuth = { kind: 'none' };
-  if (e.NATS_CREDS !== undefined && creds !== undefined) auth = { kind: 'creds', path: e.NATS_CREDS, creds };
-  else if (e.NATS_TOKEN !== undefined) auth = { kind: 'token', token: e.NATS_TOKEN };
-  else if (e.NATS_USER !== undefined && e.NATS_PASSWORD !== undefined) {
-    auth = { kind: 'user', user: e.NATS_USER, password: e.NATS_PASSWORD };
-  }
+  if (issues.length > 0 || !fileResult.success || !nats.ok) throw new ConfigError(issues);
 
   return {
     ratebus: fileResult.data,
     configPath,
     nats: {
-      servers: (e.NATS_URL ?? [DEFAULT_NATS_URL]).map((s) => s.trim()),
-      auth,
+      ...nats.settings,
       pingIntervalMs: e.NATS_PING_INTERVAL_MS ?? DEFAULT_NATS_PING_INTERVAL_MS,
     },
     metrics: { port: e.METRICS_PORT ?? DEFAULT_METRICS_PORT, host: e.METRICS_HOST ?? DEFAULT_METRICS_HOST },

@@ -1,7 +1,7 @@
 import type { KV, KvEntry } from '@nats-io/kv';
 import { CheckedSchema, decode, rateKey, type TariffRef } from '@ratebus/schema';
 import type { Logger } from 'pino';
-import { pause } from './worker/tracking.js';
+import { watchKv } from './leader/kv-watch.js';
 
 /** The latest confirmation of one tariff, as the `ratebus-checks` bucket holds it. */
 export interface Confirmation {
@@ -28,7 +28,7 @@ export interface ConfirmationWatchOptions {
  * are ignored (and counted).
  */
 export class ConfirmationWatch {
-  readonly #o: ConfirmationWatchOptions;
+  readonly #options: ConfirmationWatchOptions;
   readonly #entries = new Map<string, Confirmation>();
   readonly #abort = new AbortController();
   #run: Promise<void> | null = null;
@@ -36,7 +36,7 @@ export class ConfirmationWatch {
   invalid = 0;
 
   constructor(opts: ConfirmationWatchOptions) {
-    this.#o = opts;
+    this.#options = opts;
     for (const ref of opts.configured) {
       const key = rateKey(ref.product, ref.tariff);
       this.#entries.set(key, {
@@ -63,7 +63,7 @@ export class ConfirmationWatch {
   }
 
   #apply(e: KvEntry): void {
-    const configured = this.#o.configured.some((r) => rateKey(r.product, r.tariff) === e.key);
+    const configured = this.#options.configured.some((r) => rateKey(r.product, r.tariff) === e.key);
     if (e.operation !== 'PUT') {
       const prev = this.#entries.get(e.key);
       if (!prev) return;
@@ -85,23 +85,12 @@ export class ConfirmationWatch {
     });
   }
 
-  async #loop(): Promise<void> {
-    const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      try {
-        const w = await this.#o.checks.watch({ key: '>' });
-        const onAbort = () => w.stop();
-        if (signal.aborted) onAbort();
-        signal.addEventListener('abort', onAbort, { once: true });
-        try {
-          for await (const e of w) this.#apply(e);
-        } finally {
-          signal.removeEventListener('abort', onAbort);
-        }
-      } catch (err) {
-        if (!signal.aborted) this.#o.logger.warn({ err }, 'checks watch failed; retrying');
-      }
-      await pause(this.#o.retryMs ?? 5_000, signal);
-    }
+  #loop(): Promise<void> {
+    return watchKv(this.#options.checks, {
+      signal: this.#abort.signal,
+      retryMs: this.#options.retryMs ?? 5_000,
+      onEntry: (e) => this.#apply(e),
+      onError: (err) => this.#options.logger.warn({ err }, 'checks watch failed; retrying'),
+    });
   }
 }

@@ -82,7 +82,7 @@ export class BucketMismatchError extends Error {
   }
 }
 
-// --- worker errors (appended by the worker helper) ---
+// --- errors of the leader's work ---
 
 /** Stable codes of the worker's errors. */
 export const WorkerErrorCode = {

@@ -1,6 +1,7 @@
 /**
  * @ratebus/fetcher — the elected fetcher: a lease election on NATS KV, the leader's work (schedule, fetch,
- * publish, refresh, URL cache), bucket setup, config, metrics and HTTP probes. The process is `main.ts`.
+ * publish, refresh, URL cache), bucket setup, config, metrics and HTTP probes, and `FetcherService`, which
+ * runs them together. The process is `main.ts`.
  */
 
 export { VERSION } from '@ratebus/service-kit';
@@ -13,8 +14,6 @@ export {
   guardedStreamConfig,
   type OpenBucketsOptions,
   openBuckets,
-  readThroughLeader,
-  type StoredEntry,
   verifyBucket,
 } from './buckets.js';
 export {
@@ -44,7 +43,29 @@ export {
   NotLeaderError,
   type NotLeaderReason,
 } from './errors.js';
-export { type HttpServerHandle, type HttpServerOptions, type ProbeResult, startHttpServer } from './http.js';
+export { realClock, scaledClock } from './leader/clock.js';
+export { MARK_PAUSE_MS, meetsMarkGuard } from './leader/schedule-rules.js';
+export {
+  DEFAULT_CANARY_TIMEOUT_MS,
+  DEFAULT_FETCH_TIMEOUT_MS,
+  DEFAULT_MAX_CONCURRENT_FETCHES,
+  DEFAULT_MIN_FORCE_INTERVAL_MS,
+  DEFAULT_RELIST_INTERVAL_MS,
+  TermWork,
+  type TermWorkOptions,
+  type WorkerStats,
+} from './leader/term-work.js';
+export type {
+  Buckets,
+  Clock,
+  Fence,
+  InterestAnomaly,
+  RefusalReason,
+  TermDeps,
+  TermMetrics,
+} from './leader/types.js';
+export { UpstreamRequestCounter } from './leader/upstream-counter.js';
+export { urlKey } from './leader/url-cache.js';
 export {
   CAMPAIGN_JITTER,
   DEFAULT_LEASE_REQUEST_TIMEOUT_MS,
@@ -62,19 +83,11 @@ export {
   endpointOf,
   type FetcherMetrics,
   type MetricsOptions,
-  type UpstreamRequestEvent,
 } from './metrics.js';
-export { realClock, scaledClock } from './worker/clock.js';
-export { MARK_PAUSE_MS, meetsMarkGuard } from './worker/schedule-rules.js';
-export type { Buckets, Clock, Fence, RefusalReason, WorkerDeps, WorkerMetrics } from './worker/types.js';
-export { UpstreamRequestCounter } from './worker/upstream-counter.js';
 export {
-  DEFAULT_CANARY_TIMEOUT_MS,
-  DEFAULT_FETCH_TIMEOUT_MS,
-  DEFAULT_MAX_CONCURRENT_FETCHES,
-  DEFAULT_MIN_FORCE_INTERVAL_MS,
-  DEFAULT_RELIST_INTERVAL_MS,
-  FetcherWorker,
-  type WorkerOptions,
-  type WorkerStats,
-} from './worker/worker.js';
+  type ProbeResult,
+  type ProbesServerHandle,
+  type ProbesServerOptions,
+  startProbesServer,
+} from './probes-server.js';
+export { DEFAULT_STARTUP_RETRY_MS, FetcherService, type FetcherServiceOptions } from './service.js';

@@ -1,18 +1,9 @@
+import type { RequestEvent } from '@ratebus/octopus';
 import { registerBuildInfo } from '@ratebus/service-kit';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Confirmation } from './confirmations.js';
+import type { TermMetrics } from './leader/types.js';
 import type { ElectorObserver } from './lease/elector.js';
-import type { WorkerMetrics } from './worker/types.js';
-
-/** One upstream attempt, as reported by the octopus client's `hooks.onRequest`. */
-export interface UpstreamRequestEvent {
-  method: string;
-  path: string;
-  status: number | 'error';
-  ms: number;
-  attempt: number;
-  code?: string;
-}
 
 /** The fetcher's Prometheus metrics: one registry, fed by the elector, the worker and the upstream client. */
 export interface FetcherMetrics {
@@ -20,9 +11,9 @@ export interface FetcherMetrics {
   /** Hooks for the LeaderElector. */
   readonly elector: ElectorObserver;
   /** Implements the worker's metrics interface. */
-  readonly worker: WorkerMetrics;
+  readonly worker: TermMetrics;
   /** For `OctopusClient` `hooks.onRequest`. */
-  upstreamRequest(e: UpstreamRequestEvent): void;
+  upstreamRequest(e: RequestEvent): void;
   /** Where `ratebus_upstream_budget_remaining` reads from (e.g. `() => octopus.budget.available`). */
   setBudgetSource(read: () => number): void;
   /** `ratebus_nats_connected`: 1 while the NATS connection is up. */
@@ -64,19 +55,28 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  const upstreamRequests = new Counter({
-    name: 'ratebus_upstream_requests_total',
-    help: 'Upstream (Octopus API) request attempts by endpoint kind and HTTP status ("error" = no response).',
-    labelNames: ['endpoint', 'status'] as const,
-    registers,
-  });
-  const upstreamLatency = new Histogram({
-    name: 'ratebus_upstream_request_duration_seconds',
-    help: 'Upstream request attempt latency, send to end of body.',
-    labelNames: ['endpoint', 'status'] as const,
-    buckets: SECONDS_BUCKETS,
-    registers,
-  });
+  // The fetcher's metrics are plain: a name, a help text, labels (and buckets for latencies).
+  const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const gauge = (name: string, help: string) => new Gauge({ name, help, registers });
+  const histogram = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets: number[],
+  ) => new Histogram<L>({ name, help, labelNames, buckets, registers });
+
+  const upstreamRequests = counter(
+    'ratebus_upstream_requests_total',
+    'Upstream (Octopus API) request attempts by endpoint kind and HTTP status ("error" = no response).',
+    ['endpoint', 'status'],
+  );
+  const upstreamLatency = histogram(
+    'ratebus_upstream_request_duration_seconds',
+    'Upstream request attempt latency, send to end of body.',
+    ['endpoint', 'status'],
+    SECONDS_BUCKETS,
+  );
   let budgetSource: (() => number) | null = null;
   new Gauge({
     name: 'ratebus_upstream_budget_remaining',
@@ -86,102 +86,77 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
       if (budgetSource) this.set(budgetSource());
     },
   });
-  const fetchesStarted = new Counter({
-    name: 'ratebus_fetches_total',
-    help: 'Tariff fetches started, by reason.',
-    labelNames: ['reason'] as const,
-    registers,
-  });
-  const fetchLatency = new Histogram({
-    name: 'ratebus_fetch_duration_seconds',
-    help: 'Whole tariff fetch (all pages and endpoints) latency, by outcome.',
-    labelNames: ['outcome'] as const,
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-    registers,
-  });
-  const publishes = new Counter({
-    name: 'ratebus_publishes_total',
-    help: 'Rates documents written to KV and published (changed content only), by product.',
-    labelNames: ['product'] as const,
-    registers,
-  });
-  const rejections = new Counter({
-    name: 'ratebus_rejections_total',
-    help: 'Fetched documents refused (never published), by reason.',
-    labelNames: ['reason'] as const,
-    registers,
-  });
-  const canaries = new Counter({
-    name: 'ratebus_canary_checks_total',
-    help: 'Publication-window canary checks, by product and outcome.',
-    labelNames: ['product', 'outcome'] as const,
-    registers,
-  });
-  const refreshes = new Counter({
-    name: 'ratebus_refresh_requests_total',
-    help: 'Refresh requests answered, by outcome.',
-    labelNames: ['outcome'] as const,
-    registers,
-  });
-  const urlCache = new Counter({
-    name: 'ratebus_url_cache_requests_total',
-    help: 'Shared URL cache requests answered, by outcome.',
-    labelNames: ['outcome'] as const,
-    registers,
-  });
-  const refusals = new Counter({
-    name: 'ratebus_refusals_total',
-    help: 'Requests from pods the leader refused to turn into upstream work or storage, by reason.',
-    labelNames: ['reason'] as const,
-    registers,
-  });
-  const tracked = new Gauge({
-    name: 'ratebus_tracked_tariffs',
-    help: 'Tariffs the leader keeps fresh (config and live interest).',
-    registers,
-  });
-  const leader = new Gauge({
-    name: 'ratebus_leader',
-    help: '1 while this process is the elected leader, else 0.',
-    registers,
-  });
+  const fetchesStarted = counter('ratebus_fetches_total', 'Tariff fetches started, by reason.', ['reason']);
+  const fetchLatency = histogram(
+    'ratebus_fetch_duration_seconds',
+    'Whole tariff fetch (all pages and endpoints) latency, by outcome.',
+    ['outcome'],
+    [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+  );
+  const publishes = counter(
+    'ratebus_publishes_total',
+    'Rates documents written to KV and published (changed content only), by product.',
+    ['product'],
+  );
+  const rejections = counter(
+    'ratebus_rejections_total',
+    'Fetched documents refused (never published), by reason.',
+    ['reason'],
+  );
+  const canaries = counter(
+    'ratebus_canary_checks_total',
+    'Publication-window canary checks, by product and outcome.',
+    ['product', 'outcome'],
+  );
+  const refreshes = counter('ratebus_refresh_requests_total', 'Refresh requests answered, by outcome.', [
+    'outcome',
+  ]);
+  const urlCache = counter(
+    'ratebus_url_cache_requests_total',
+    'Shared URL cache requests answered, by outcome.',
+    ['outcome'],
+  );
+  const refusals = counter(
+    'ratebus_refusals_total',
+    'Requests from pods the leader refused to turn into upstream work or storage, by reason.',
+    ['reason'],
+  );
+  const interestAnomalies = counter(
+    'ratebus_interest_anomalies_total',
+    'Interest entries no honest pod writes, ignored: explicit deletes of live interest, invalid values.',
+    ['kind'],
+  );
+  const tracked = gauge(
+    'ratebus_tracked_tariffs',
+    'Tariffs the leader keeps fresh (config and live interest).',
+  );
+  const leader = gauge('ratebus_leader', '1 while this process is the elected leader, else 0.');
   leader.set(0);
-  const term = new Gauge({
-    name: 'ratebus_leader_term',
-    help: 'Fencing term (revision of the winning lease write) of the current or last leadership of this process.',
-    registers,
-  });
-  const transitions = new Counter({
-    name: 'ratebus_leader_transitions_total',
-    help: 'Leadership changes of this process.',
-    labelNames: ['event'] as const,
-    registers,
-  });
-  const renewLatency = new Histogram({
-    name: 'ratebus_lease_renew_duration_seconds',
-    help: 'Lease renew latency, by outcome (ok, conflict, error).',
-    labelNames: ['outcome'] as const,
-    buckets: SECONDS_BUCKETS,
-    registers,
-  });
-  const renewFailures = new Counter({
-    name: 'ratebus_lease_renew_failures_total',
-    help: 'Failed lease renews, by error kind (API code or error class).',
-    labelNames: ['kind'] as const,
-    registers,
-  });
-  const adopted = new Counter({
-    name: 'ratebus_lease_ambiguous_adopted_total',
-    help: 'Ambiguous renews (timeout, then wrong last sequence) found to be our own and adopted.',
-    registers,
-  });
+  const term = gauge(
+    'ratebus_leader_term',
+    'Fencing term (revision of the winning lease write) of the current or last leadership of this process.',
+  );
+  const transitions = counter('ratebus_leader_transitions_total', 'Leadership changes of this process.', [
+    'event',
+  ]);
+  const renewLatency = histogram(
+    'ratebus_lease_renew_duration_seconds',
+    'Lease renew latency, by outcome (ok, conflict, error).',
+    ['outcome'],
+    SECONDS_BUCKETS,
+  );
+  const renewFailures = counter(
+    'ratebus_lease_renew_failures_total',
+    'Failed lease renews, by error kind (API code or error class).',
+    ['kind'],
+  );
+  const adopted = counter(
+    'ratebus_lease_ambiguous_adopted_total',
+    'Ambiguous renews (timeout, then wrong last sequence) found to be our own and adopted.',
+  );
 
   registerBuildInfo('fetcher', registers);
-  const nats = new Gauge({
-    name: 'ratebus_nats_connected',
-    help: '1 while the NATS connection is up, else 0.',
-    registers,
-  });
+  const nats = gauge('ratebus_nats_connected', '1 while the NATS connection is up, else 0.');
   nats.set(0);
 
   // Per-tariff data age, from the checks bucket. Labels only for tariffs that are configured or confirmed,
@@ -241,7 +216,7 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
     },
   };
 
-  const worker: WorkerMetrics = {
+  const worker: TermMetrics = {
     fetchStarted: (_product, _tariff, reason) => fetchesStarted.inc({ reason }),
     fetchFinished: (outcome, seconds) => fetchLatency.observe({ outcome }, seconds),
     published: (product) => publishes.inc({ product }),
@@ -251,6 +226,7 @@ export function createMetrics(opts: MetricsOptions = {}): FetcherMetrics {
     urlCache: (outcome) => urlCache.inc({ outcome }),
     trackedTariffs: (n) => tracked.set(n),
     refused: (reason) => refusals.inc({ reason }),
+    interestAnomaly: (kind) => interestAnomalies.inc({ kind }),
   };
 
   return {

@@ -6,8 +6,8 @@ import { decodeOrThrow, LEASE_KEY, LeaseValueSchema } from '@ratebus/schema';
 import { check, NatsServer, TcpProxy } from '@ratebus/testkit';
 import { pino } from 'pino';
 import { BucketMismatchError, FetcherErrorCode, NotLeaderError } from '../src/errors.js';
+import type { Fence } from '../src/leader/types.js';
 import { type DeposedReason, LeaderElector } from '../src/lease/elector.js';
-import type { Fence } from '../src/worker/types.js';
 
 // Short timings that satisfy the schema's relations: deadline < duration, retry × 1.2 < deadline.
 const DURATION = 3_000;

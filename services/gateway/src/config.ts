@@ -1,3 +1,12 @@
+import { readFileSync } from 'node:fs';
+import {
+  NATS_ENV,
+  NATS_LOGIN_SETTINGS,
+  type NatsSettings,
+  natsEnvInput,
+  parseNatsSettings,
+  type ReadTextFile,
+} from '@ratebus/bus';
 import { DEFAULT_NATS_URL, LOG_LEVELS, productCode, type TariffRef } from '@ratebus/schema';
 import { z } from 'zod';
 import { GatewayConfigError } from './errors.js';
@@ -17,11 +26,6 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 
 const EnvSchema = z
   .object({
-    NATS_URL: nonEmpty.default(DEFAULT_NATS_URL),
-    NATS_USER: nonEmpty.optional(),
-    NATS_PASSWORD: z.string().optional(),
-    /** Path of a `.creds` file (JWT + nkey seed). */
-    NATS_CREDS: nonEmpty.optional(),
     PORT: int(0, 65_535).default(DEFAULT_PORT),
     HOST: nonEmpty.default(DEFAULT_HOST),
     MIRROR_DIR: nonEmpty.optional(),
@@ -32,6 +36,12 @@ const EnvSchema = z
      * gateway shared by many pods with a file mirror of everything).
      */
     SYNC: z.enum(['tariffs', 'bucket']).default('tariffs'),
+    /**
+     * The embedded client's `resyncIntervalMs`: with SYNC=tariffs its confirmation poll (default 60 s ± 25 %),
+     * how late a fetcher's confirmation can reach this gateway (and the PredBat feed's `created`); with
+     * SYNC=bucket its resync check (default 15 s). Unset: the client's default.
+     */
+    RESYNC_INTERVAL_MS: int(50, 3_600_000).optional(),
     ENSURE_TIMEOUT_MS: int(100, 120_000).default(DEFAULT_ENSURE_TIMEOUT_MS),
     URL_CACHE_TIMEOUT_MS: int(100, 120_000).default(DEFAULT_URL_CACHE_TIMEOUT_MS),
     PUBLIC_BASE_URL: httpUrl.optional(),
@@ -47,16 +57,6 @@ const EnvSchema = z
     LOG_LEVEL: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
   })
   .superRefine((e, ctx) => {
-    if (e.NATS_CREDS && (e.NATS_USER || e.NATS_PASSWORD)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['NATS_CREDS'],
-        message: 'give NATS_CREDS or NATS_USER/NATS_PASSWORD, not both',
-      });
-    }
-    if (e.NATS_PASSWORD !== undefined && !e.NATS_USER) {
-      ctx.addIssue({ code: 'custom', path: ['NATS_USER'], message: 'required when NATS_PASSWORD is set' });
-    }
     if (e.PREDBAT_TARIFFS !== undefined) {
       if (!e.PREDBAT_CACHE_DIR) {
         ctx.addIssue({
@@ -83,19 +83,24 @@ const EnvSchema = z
     }
   });
 
-/** The environment variables read by {@link loadConfig}. */
-export const ENV_VARS: readonly string[] = Object.keys(EnvSchema.shape);
+/** The environment variables read by {@link loadConfig}: the NATS login (`@ratebus/bus`) and the gateway's. */
+export const ENV_VARS: readonly string[] = [
+  ...NATS_LOGIN_SETTINGS.map((s) => NATS_ENV[s]),
+  ...Object.keys(EnvSchema.shape),
+];
 
 /** The gateway's settings, from the environment. */
 export interface GatewayConfig {
-  natsServers: string[];
-  natsAuth: { kind: 'none' } | { kind: 'user'; user: string; pass: string } | { kind: 'creds'; file: string };
+  /** Servers and login, with the rules every service shares (`NATS_URL`, `NATS_USER`/`NATS_PASSWORD`, …). */
+  nats: NatsSettings;
   port: number;
   host: string;
   mirrorDir: string | undefined;
   cacheDir: string | undefined;
   /** The embedded client's sync mode (`SYNC`). */
   sync: 'tariffs' | 'bucket';
+  /** The embedded client's confirmation poll / resync period (`RESYNC_INTERVAL_MS`); undefined: its default. */
+  resyncIntervalMs: number | undefined;
   ensureTimeoutMs: number;
   urlCacheTimeoutMs: number;
   publicBaseUrl: string | undefined;
@@ -115,32 +120,31 @@ export interface GatewayConfig {
 }
 
 /**
- * Reads the environment once. Empty variables count as unset. Every problem is reported at once in a
- * {@link GatewayConfigError}; secrets are never echoed.
+ * Reads the environment once (and the `NATS_CREDS` file, with `readFile`). Empty variables count as unset.
+ * Every problem is reported at once in a {@link GatewayConfigError}; secrets are never echoed.
  */
-export function loadConfig(env: NodeJS.ProcessEnv): GatewayConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  readFile: ReadTextFile = (p) => readFileSync(p, 'utf8'),
+): GatewayConfig {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') clean[k] = v;
+  const nats = parseNatsSettings(natsEnvInput(env), readFile);
   const r = EnvSchema.safeParse(clean);
-  if (!r.success) {
-    throw new GatewayConfigError(r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
-  }
+  const problems = [
+    ...(nats.ok ? [] : nats.issues.map((i) => i.message)),
+    ...(r.success ? [] : r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)),
+  ];
+  if (!nats.ok || !r.success) throw new GatewayConfigError(problems);
   const e = r.data;
-  const natsAuth: GatewayConfig['natsAuth'] = e.NATS_CREDS
-    ? { kind: 'creds', file: e.NATS_CREDS }
-    : e.NATS_USER
-      ? { kind: 'user', user: e.NATS_USER, pass: e.NATS_PASSWORD ?? '' }
-      : { kind: 'none' };
   return {
-    natsServers: e.NATS_URL.split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-    natsAuth,
+    nats: nats.settings,
     port: e.PORT,
     host: e.HOST,
     mirrorDir: e.MIRROR_DIR,
     cacheDir: e.CACHE_DIR,
     sync: e.SYNC,
+    resyncIntervalMs: e.RESYNC_INTERVAL_MS,
     ensureTimeoutMs: e.ENSURE_TIMEOUT_MS,
     urlCacheTimeoutMs: e.URL_CACHE_TIMEOUT_MS,
     publicBaseUrl: e.PUBLIC_BASE_URL,

@@ -93,11 +93,12 @@ export {
   RETRY_AFTER_NO_FETCHER_S,
   RETRY_AFTER_S,
 } from './server.js';
+export { defaultGatewayName, GatewayService, type GatewayServiceOptions } from './service.js';
 export {
   classifyEnsureError,
   type EnsureFailure,
   type Freshness,
-  type HeldRates,
+  type HeldRateView,
   type RateSource,
   type SourceUpdate,
   type UpdatingRateSource,

@@ -85,30 +85,21 @@ export class GatewayMetrics {
       'outcome',
       (t) => t.pagesBy,
     );
-    this.ensures = new Counter({
-      name: 'ratebus_gateway_ensure_total',
-      help: 'Requests for tariffs not held yet, by outcome (arrived, not-found, no-fetcher, timeout, error).',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.mirrorWrites = new Counter({
-      name: 'ratebus_gateway_mirror_writes_total',
-      help: 'File mirror writes, by outcome.',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.urlCache = new Counter({
-      name: 'ratebus_gateway_url_cache_total',
-      help: 'Public GETs answered through the shared URL cache, by outcome.',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.predbatWrites = new Counter({
-      name: 'ratebus_gateway_predbat_entries_total',
-      help: 'PredBat cache entries considered by the storage feed, by outcome (written, unchanged, kept-newer, unreadable, error).',
-      labelNames: ['outcome'],
-      registers,
-    });
+    const byOutcome = (name: string, help: string) =>
+      new Counter({ name, help, labelNames: ['outcome'], registers });
+    this.ensures = byOutcome(
+      'ratebus_gateway_ensure_total',
+      'Requests for tariffs not held yet, by outcome (arrived, not-found, no-fetcher, timeout, error).',
+    );
+    this.mirrorWrites = byOutcome('ratebus_gateway_mirror_writes_total', 'File mirror writes, by outcome.');
+    this.urlCache = byOutcome(
+      'ratebus_gateway_url_cache_total',
+      'Public GETs answered through the shared URL cache, by outcome.',
+    );
+    this.predbatWrites = byOutcome(
+      'ratebus_gateway_predbat_entries_total',
+      'PredBat cache entries considered by the storage feed, by outcome (written, unchanged, kept-newer, unreadable, error).',
+    );
     const cacheOf = () => this.#pageCache;
     const pageCache = (name: string, help: string, read: (s: PageCacheStats) => number) =>
       new Gauge({

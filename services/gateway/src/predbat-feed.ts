@@ -32,7 +32,12 @@ import {
 } from './predbat-urls.js';
 import { answerRates, type RatesPage } from './rates-page.js';
 import type { Charge } from './routes.js';
-import { classifyEnsureError, type HeldRates, type SourceUpdate, type UpdatingRateSource } from './source.js';
+import {
+  classifyEnsureError,
+  type HeldRateView,
+  type SourceUpdate,
+  type UpdatingRateSource,
+} from './source.js';
 import type { UrlCache } from './url-cache.js';
 
 /** Default directory scan (discovery, product detail, missed updates): every 30 s. */
@@ -113,7 +118,7 @@ export interface PredbatFeedStats {
  */
 export class PredbatFeed {
   readonly dir: string;
-  readonly #o: PredbatFeedOptions;
+  readonly #options: PredbatFeedOptions;
   readonly #log: Logger;
   readonly #now: () => number;
   /** Public tariffs fed, by rate key. */
@@ -144,7 +149,7 @@ export class PredbatFeed {
   };
 
   constructor(opts: PredbatFeedOptions) {
-    this.#o = opts;
+    this.#options = opts;
     this.dir = opts.dir;
     this.#log = opts.logger;
     this.#now = opts.now ?? Date.now;
@@ -166,15 +171,15 @@ export class PredbatFeed {
       const ref = refOfUpdate(e);
       if (ref && this.#fed.has(rateKey(ref.product, ref.tariff))) this.#schedule(ref);
     };
-    const off = this.#o.source.on('update', listener);
+    const off = this.#options.source.on('update', listener);
     this.#unsubscribe = () => {
       if (typeof off === 'function') off();
-      else this.#o.source.off?.('update', listener);
+      else this.#options.source.off?.('update', listener);
     };
     void this.scan();
     this.#timer = setInterval(
       () => void this.scan(),
-      this.#o.scanIntervalMs ?? DEFAULT_PREDBAT_SCAN_INTERVAL_MS,
+      this.#options.scanIntervalMs ?? DEFAULT_PREDBAT_SCAN_INTERVAL_MS,
     );
     this.#timer.unref();
   }
@@ -232,11 +237,11 @@ export class PredbatFeed {
 
   /** Products whose candidate tariffs are recognised: held, fed, and listed upstream (hourly, best effort). */
   async #learnProducts(): Promise<void> {
-    for (const ref of this.#o.source.tariffs?.() ?? []) {
+    for (const ref of this.#options.source.tariffs?.() ?? []) {
       this.#index.addProduct(ref.product);
       this.#index.addTariff(ref);
     }
-    const cache = this.#o.urlCache;
+    const cache = this.#options.urlCache;
     const now = this.#now();
     if (!cache || now - this.#productsListAt < PRODUCTS_LIST_INTERVAL_MS) return;
     this.#productsListAt = now;
@@ -287,7 +292,7 @@ export class PredbatFeed {
     this.stats.feeds++;
     const k = rateKey(ref.product, ref.tariff);
     this.#declare(ref, k);
-    const held = this.#o.source.get(ref.product, ref.tariff);
+    const held = this.#options.source.get(ref.product, ref.tariff);
     if (!held) return; // the update after ensure() brings it here again
     const now = this.#now();
     const doc = held.document;
@@ -315,22 +320,24 @@ export class PredbatFeed {
   #declare(ref: TariffRef, k: string): void {
     if (this.#declared.has(k)) return;
     this.#declared.add(k);
-    this.#o.source.ensure(ref.product, ref.tariff, { timeoutMs: this.#o.ensureTimeoutMs ?? 10_000 }).then(
-      () => this.#schedule(ref),
-      (e: unknown) => {
-        const failure = classifyEnsureError(e);
-        // Not found: stays undeclared, asked again on the next scan (the fetcher remembers the miss a while).
-        this.#declared.delete(k);
-        this.#log.info({ tariff: ref.tariff, outcome: failure }, 'PredBat tariff not available yet');
-      },
-    );
+    this.#options.source
+      .ensure(ref.product, ref.tariff, { timeoutMs: this.#options.ensureTimeoutMs ?? 10_000 })
+      .then(
+        () => this.#schedule(ref),
+        (e: unknown) => {
+          const failure = classifyEnsureError(e);
+          // Not found: stays undeclared, asked again on the next scan (the fetcher remembers the miss a while).
+          this.#declared.delete(k);
+          this.#log.info({ tariff: ref.tariff, outcome: failure }, 'PredBat tariff not available yet');
+        },
+      );
   }
 
   async #feedProduct(product: ProductCode, now: number): Promise<void> {
-    const cache = this.#o.urlCache;
+    const cache = this.#options.urlCache;
     if (!cache) return;
     const st = this.#products.get(product);
-    const refreshMs = this.#o.productRefreshMs ?? DEFAULT_PREDBAT_PRODUCT_REFRESH_MS;
+    const refreshMs = this.#options.productRefreshMs ?? DEFAULT_PREDBAT_PRODUCT_REFRESH_MS;
     if (st && (now - st.createdMs < refreshMs || now - st.askedAt < Math.min(PRODUCT_ASK_MS, refreshMs)))
       return;
     const entry = productEntry(product);
@@ -403,13 +410,13 @@ export class PredbatFeed {
     return parseCreated(m.data.created) ?? 'unreadable';
   }
 
-  #count(o: PredbatWriteOutcome): void {
-    if (o === 'written') this.stats.written++;
-    else if (o === 'unchanged') this.stats.unchanged++;
-    else if (o === 'kept-newer') this.stats.keptNewer++;
-    else if (o === 'unreadable') this.stats.unreadable++;
+  #count(outcome: PredbatWriteOutcome): void {
+    if (outcome === 'written') this.stats.written++;
+    else if (outcome === 'unchanged') this.stats.unchanged++;
+    else if (outcome === 'kept-newer') this.stats.keptNewer++;
+    else if (outcome === 'unreadable') this.stats.unreadable++;
     else this.stats.errors++;
-    this.#o.onWrite?.(o);
+    this.#options.onWrite?.(outcome);
   }
 }
 
@@ -436,7 +443,7 @@ export function predbatRatesJson(doc: RatesDocument, charge: Charge): string | n
 }
 
 /** The fetcher's last confirmation of a held copy, ms. */
-function confirmedAtMs(held: HeldRates, now: number): number {
+function confirmedAtMs(held: HeldRateView, now: number): number {
   return held.confirmedAt ? held.confirmedAt.getTime() : now - held.ageMs;
 }
 

@@ -9,7 +9,7 @@ import { parseQuery } from './querystring.js';
 import { answerRates, type JsonAnswer } from './rates-page.js';
 import { ERROR_BODIES } from './rates-query.js';
 import { matchRoute, noSuchTariffBody, type Route } from './routes.js';
-import { classifyEnsureError, type HeldRates, type RateSource } from './source.js';
+import { classifyEnsureError, type HeldRateView, type RateSource } from './source.js';
 import type { UrlCache } from './url-cache.js';
 
 /** Default listen port. */
@@ -77,7 +77,7 @@ const NO_BODY = Buffer.alloc(0);
 
 /** A held tariff as read for the requests of one event-loop turn. */
 interface Reading {
-  readonly held: HeldRates;
+  readonly held: HeldRateView;
   /** `{product}.{tariff}`. */
   readonly key: string;
   /** Start of the page cache keys of this tariff and endpoint. */
@@ -359,7 +359,7 @@ export class Gateway implements AsyncDisposable {
     return reading;
   }
 
-  private readingOf(route: Extract<Route, { kind: 'rates' }>, held: HeldRates): Reading {
+  private readingOf(route: Extract<Route, { kind: 'rates' }>, held: HeldRateView): Reading {
     const key = `${route.product}.${route.tariff}`;
     return { held, key, pagePrefix: `${key}\n${route.charge}\n`, headers: this.freshnessHeaders(held) };
   }
@@ -373,7 +373,7 @@ export class Gateway implements AsyncDisposable {
     const { source } = this.opts;
     const key = `${route.product}.${route.tariff}`;
     const timeoutMs = this.opts.ensureTimeoutMs ?? DEFAULT_ENSURE_TIMEOUT_MS;
-    let held: HeldRates | undefined;
+    let held: HeldRateView | undefined;
     try {
       await source.ensure(route.product, route.tariff, { timeoutMs });
       this.declared.add(key);
@@ -430,7 +430,7 @@ export class Gateway implements AsyncDisposable {
     return { status: page.status, headers, body: page.body };
   }
 
-  private freshnessHeaders(held: HeldRates): string[] {
+  private freshnessHeaders(held: HeldRateView): string[] {
     const freshFor = this.opts.freshForMs ?? DEFAULT_FRESH_FOR_MS;
     const maxAge =
       held.freshness === 'fresh' ? Math.min(MAX_AGE_S, Math.floor((freshFor - held.ageMs) / 1000)) : 0;

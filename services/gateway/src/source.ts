@@ -3,8 +3,11 @@ import type { ProductCode, RatesDocument, TariffCode } from '@ratebus/schema';
 /** How recently the fetcher confirmed a held document (the client's tiers). */
 export type Freshness = 'fresh' | 'stale' | 'expired';
 
-/** What the gateway needs of one held copy. */
-export interface HeldRates {
+/**
+ * What the gateway reads of one held copy: the document, its freshness and age — the part of
+ * `@ratebus/client`'s `RateView` it uses (`RateClient.get()` returns one).
+ */
+export interface HeldRateView {
   readonly document: RatesDocument;
   readonly freshness: Freshness;
   /** Time since the fetcher last confirmed this content upstream, ms. */
@@ -26,7 +29,7 @@ export interface SourceUpdate {
  */
 export interface RateSource {
   /** The held copy, or undefined when this tariff is not held. */
-  get(product: ProductCode, tariff: TariffCode): HeldRates | undefined;
+  get(product: ProductCode, tariff: TariffCode): HeldRateView | undefined;
   /** Declares interest and waits for a first document; rejects with the client's typed errors. */
   ensure(product: ProductCode, tariff: TariffCode, opts: { timeoutMs: number }): Promise<unknown>;
   /** Resolves once the initial snapshot is loaded. */

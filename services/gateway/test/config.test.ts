@@ -4,13 +4,15 @@ import { GatewayConfigError, loadConfig } from '../src/index.js';
 describe('gateway configuration', () => {
   it('has documented defaults', () => {
     const c = loadConfig({});
-    assert.deepEqual(c.natsServers, ['nats://127.0.0.1:4222']);
+    assert.deepEqual(c.nats.servers, ['nats://127.0.0.1:4222']);
     assert.equal(c.port, 8092);
     assert.equal(c.host, '127.0.0.1');
     assert.equal(c.ensureTimeoutMs, 10_000);
     assert.equal(c.mirrorDir, undefined);
-    assert.deepEqual(c.natsAuth, { kind: 'none' });
+    assert.deepEqual(c.nats.auth, { kind: 'none' });
     assert.equal(c.upstreamOrigin, 'https://api.octopus.energy');
+    assert.equal(c.sync, 'tariffs');
+    assert.equal(c.resyncIntervalMs, undefined, "the client's own default");
   });
 
   it('reads every variable, empty ones as unset', () => {
@@ -23,14 +25,18 @@ describe('gateway configuration', () => {
       MIRROR_DIR: '/tmp/m',
       CACHE_DIR: '',
       ENSURE_TIMEOUT_MS: '2500',
+      SYNC: 'bucket',
+      RESYNC_INTERVAL_MS: '167',
       PUBLIC_BASE_URL: 'https://gw.example',
       LOG_LEVEL: 'debug',
     });
-    assert.deepEqual(c.natsServers, ['nats://a:4222', 'nats://b:4222']);
-    assert.deepEqual(c.natsAuth, { kind: 'user', user: 'gw', pass: 's3cret' });
+    assert.deepEqual(c.nats.servers, ['nats://a:4222', 'nats://b:4222']);
+    assert.deepEqual(c.nats.auth, { kind: 'user', user: 'gw', password: 's3cret' });
     assert.equal(c.port, 0);
     assert.equal(c.cacheDir, undefined);
     assert.equal(c.ensureTimeoutMs, 2500);
+    assert.equal(c.sync, 'bucket');
+    assert.equal(c.resyncIntervalMs, 167);
     assert.equal(c.publicBaseUrl, 'https://gw.example');
   });
 
@@ -39,6 +45,7 @@ describe('gateway configuration', () => {
       loadConfig({
         PORT: 'eighty',
         ENSURE_TIMEOUT_MS: '-1',
+        RESYNC_INTERVAL_MS: '10',
         PUBLIC_BASE_URL: 'ftp://x',
         NATS_CREDS: '/c',
         NATS_PASSWORD: 'hunter2',
@@ -48,8 +55,19 @@ describe('gateway configuration', () => {
     } catch (e) {
       assert.ok(e instanceof GatewayConfigError);
       assert.equal(e.code, 'ERR_GATEWAY_CONFIG');
-      const paths = e.problems.map((p) => p.split(':')[0]).sort();
-      assert.deepEqual(paths, ['ENSURE_TIMEOUT_MS', 'LOG_LEVEL', 'PORT', 'PUBLIC_BASE_URL']);
+      // Each problem starts with the variable it is about; the NATS ones come with the rest (creds file
+      // unreadable and in conflict with a password, a password without a user).
+      const paths = e.problems.map((p) => p.split(/[: ]/)[0]).sort();
+      assert.deepEqual(paths, [
+        'ENSURE_TIMEOUT_MS',
+        'LOG_LEVEL',
+        'NATS_CREDS',
+        'NATS_CREDS',
+        'NATS_USER',
+        'PORT',
+        'PUBLIC_BASE_URL',
+        'RESYNC_INTERVAL_MS',
+      ]);
       assert.ok(!e.message.includes('hunter2'));
     }
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { agileDoc, dayNightDoc } from '@ratebus/fixtures';
 import type { RatesDocument } from '@ratebus/schema';
 import { pino } from 'pino';
 import { parse } from 'yaml';
@@ -13,7 +14,6 @@ import {
   type SourceUpdate,
   tariffsDir,
 } from '../src/index.js';
-import { agileDoc, dayNightDoc } from './fixtures.js';
 
 const silent = pino({ level: 'silent' });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { agileDoc } from '@ratebus/fixtures';
 import { noneMatch, PageCache } from '../src/index.js';
-import { agileDoc } from './fixtures.js';
 
 describe('PageCache', () => {
   const doc = agileDoc('2025-03-01T00:00:00Z', 10);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { agileDoc, PYYAML_SAME, runPython } from '@ratebus/fixtures';
 import {
   createdString,
   entryFiles,
@@ -11,7 +11,6 @@ import {
   predbatRatesJson,
   ratesEntry,
 } from '../src/index.js';
-import { agileDoc } from './fixtures.js';
 
 /**
  * The YAML side of PredBat's cache format (docs/predbat.md): every value must load under PyYAML's
@@ -20,28 +19,10 @@ import { agileDoc } from './fixtures.js';
  * loads as a string, fails.
  */
 
-const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
-
 /** For each pair: safe_load(yaml) is json.loads(json), types included. Prints a JSON list of verdicts. */
-const COMPARE_PY = String.raw`
+const COMPARE_PY = `
 import json, sys
-try:
-    import yaml
-except ImportError:
-    sys.stderr.write("PyYAML is missing: install python3-yaml\n")
-    sys.exit(3)
-
-def same(a, b):
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a.keys()) == list(b.keys()) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, float):
-        return repr(a) == repr(b)
-    return a == b
-
+${PYYAML_SAME}
 out = []
 for pair in json.load(sys.stdin):
     try:
@@ -52,15 +33,6 @@ for pair in json.load(sys.stdin):
         out.append({"ok": False, "loaded": "error: %r" % (e,), "expected": ""})
 print(json.dumps(out))
 `;
-
-/** Runs a Python 3 script; fails the test with a clear message when Python 3 or PyYAML is missing. */
-export function runPython(script: string, input: unknown): unknown {
-  const r = spawnSync(PYTHON, ['-c', script], { input: JSON.stringify(input), encoding: 'utf8' });
-  if (r.error) throw new Error(`cannot run ${PYTHON} (install python3 and python3-yaml): ${r.error.message}`);
-  if (r.status === 3) throw new Error(`${PYTHON} has no PyYAML: install python3-yaml (${r.stderr.trim()})`);
-  if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
 
 function assertLoadsLikeJson(jsons: string[]): void {
   const verdicts = runPython(

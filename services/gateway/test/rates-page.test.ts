@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
+import { agileDoc, dayNightDoc, gasDoc } from '@ratebus/fixtures';
 import type { RateSlot } from '@ratebus/schema';
 import { answerRates, parseQuery, type RatesPage } from '../src/index.js';
-import { agileDoc, dayNightDoc, gasDoc } from './fixtures.js';
 
 const ORIGIN = 'http://gw.test:8092';
 const PATH = '/v1/products/AGILE-24-10-01/electricity-tariffs/E-1R-AGILE-24-10-01-C/standard-unit-rates/';

@@ -1,25 +1,25 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { agileDoc } from '@ratebus/fixtures';
 import type { RatesDocument } from '@ratebus/schema';
 import { Liveness } from '@ratebus/service-kit';
 import { pino } from 'pino';
 import {
   Gateway,
   type GatewayOptions,
-  type HeldRates,
+  type HeldRateView,
   PageCache,
   type RateSource,
   type UrlCache,
   type UrlCacheResult,
 } from '../src/index.js';
-import { agileDoc } from './fixtures.js';
 
 const AGILE = '/v1/products/AGILE-24-10-01/electricity-tariffs/E-1R-AGILE-24-10-01-C/standard-unit-rates/';
 const GO = '/v1/products/GO-VAR-22-10-14/electricity-tariffs/E-1R-GO-VAR-22-10-14-C/standard-unit-rates/';
 
 /** An in-memory source with the RateClient's shape; counts every call. */
 class FakeSource implements RateSource {
-  held = new Map<string, HeldRates>();
+  held = new Map<string, HeldRateView>();
   calls: string[] = [];
   ensureImpl: (key: string) => Promise<unknown> = async () => undefined;
   connected = true;
@@ -27,7 +27,7 @@ class FakeSource implements RateSource {
   private readonly readyP = new Promise<void>((r) => {
     this.readyResolve = r;
   });
-  put(doc: RatesDocument, over: Partial<HeldRates> = {}) {
+  put(doc: RatesDocument, over: Partial<HeldRateView> = {}) {
     this.held.set(`${doc.product}.${doc.tariff}`, {
       document: doc,
       freshness: 'fresh',

@@ -123,352 +123,252 @@ function quarterlyTwins(seed: number, salt: number, dd: (q: number, h: number) =
   });
 }
 
+/** What most products say; each product states only where it differs. */
+const PRODUCT_DEFAULTS = {
+  isVariable: true,
+  isGreen: true,
+  isTracker: false,
+  isPrepay: false,
+  isBusiness: false,
+  isRestricted: false,
+  term: null,
+  availableTo: null,
+  brand: 'OCTOPUS_ENERGY',
+  direction: 'IMPORT',
+  paymentKey: 'direct_debit_monthly',
+} as const satisfies Partial<ProductInfo>;
+
+type ProductEntry = Omit<ProductSpec, keyof typeof PRODUCT_DEFAULTS> & Partial<ProductInfo>;
+
+const product = (entry: ProductEntry): ProductSpec => ({ ...PRODUCT_DEFAULTS, ...entry });
+const electricity = (endpoints: TariffSpec['endpoints']): TariffSpec => ({
+  kind: 'E-1R',
+  vat: 'electricity',
+  endpoints,
+});
+/** Export tariffs pay the customer: no VAT. */
+const electricityExport = (endpoints: TariffSpec['endpoints']): TariffSpec => ({
+  kind: 'E-1R',
+  vat: 'none',
+  endpoints,
+});
+const gas = (endpoints: TariffSpec['endpoints']): TariffSpec => ({ kind: 'G-1R', vat: 'gas', endpoints });
+
+/** Fixed tariffs: one open record from this instant. */
+const FIXED_FROM = '2025-08-31T23:00:00Z';
+/** Tracker: one price per UK day from this day. */
+const TRACKER_FIRST_DAY = '2025-09-02';
+const TRACKER_STANDING_FROM = '2025-09-01T23:00:00Z';
+
 /** Builds the product catalogue for a seed; series read publication settings when queried. */
 export function buildCatalogue(seed: number, publication: Publication): ProductSpec[] {
   const agileEnd = (now: number) => publication.agileEnd(now);
   const bandsLast = (now: number) => publication.bandsLastDay(now);
-  const base = {
-    isPrepay: false,
-    isBusiness: false,
-    isRestricted: false,
-    brand: 'OCTOPUS_ENERGY',
-    availableTo: null,
-  } as const;
+  const trackerLast = (now: number) => publication.trackerLastDay(now);
   const bandProduct = (firstDay: string, bands: readonly Band[]) => (r: Region) =>
     new DailySeries(firstDay, bandsLast, (d) => bandRows(d, bands, regionMultiplier(r)));
   const importStanding = (fromIso: string) => (r: Region) => openRecord(fromIso, AGILE_STANDING_CHARGES[r]);
   const zeroStanding = (fromIso: string) => () => openRecord(fromIso, 0);
+  /** A time-of-use import tariff: daily bands from `firstDay`, the Agile standing charge from `standingFrom`. */
+  const timeOfUse = (firstDay: string, bands: readonly Band[], standingFrom: string) =>
+    electricity({
+      'standard-unit-rates': bandProduct(firstDay, bands),
+      'standing-charges': importStanding(standingFrom),
+    });
+  const fixed = (price: (r: Region) => number) => (r: Region) => openRecord(FIXED_FROM, round(price(r), 4));
+  /** Flexible's quarterly price: `base` scaled by 0.85–1.15 per quarter, the non-direct-debit twin `extra` more. */
+  const flexibleUnit = (salt: number, base: (r: Region) => number, extra: number) => (r: Region) =>
+    quarterlyTwins(seed, salt, (_q, h) => base(r) * (0.85 + 0.3 * h), extra);
+  const flexibleStanding = (r: Region) =>
+    quarterlyTwins(seed, 12, (_q, h) => AGILE_STANDING_CHARGES[r] * (0.9 + 0.2 * h), 5.22);
 
   return [
-    {
-      ...base,
+    product({
       code: 'AGILE-24-10-01',
       fullName: 'Agile Octopus October 2024 v1',
       displayName: 'Agile Octopus',
       description:
         'With Agile Octopus, you get access to half-hourly energy prices, tied to wholesale prices and updated daily.  The unit rate is capped at 100p/kWh (including VAT).',
-      isVariable: true,
-      isGreen: true,
-      isTracker: false,
       term: 12,
       availableFrom: '2024-10-01T00:00:00+01:00',
-      direction: 'IMPORT',
-      paymentKey: 'direct_debit_monthly',
       tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'electricity',
-          endpoints: {
-            'standard-unit-rates': (r) =>
-              new HalfHourSeries(ms(AGILE_IMPORT_RATES_FROM), agileEnd, (t) => agileImportExcVat(seed, r, t)),
-            'standing-charges': (r) => openRecord('2024-09-30T23:00:00Z', AGILE_STANDING_CHARGES[r]),
-          },
-        },
+        electricity({
+          'standard-unit-rates': (r) =>
+            new HalfHourSeries(ms(AGILE_IMPORT_RATES_FROM), agileEnd, (t) => agileImportExcVat(seed, r, t)),
+          'standing-charges': importStanding('2024-09-30T23:00:00Z'),
+        }),
       ],
-    },
-    {
-      ...base,
+    }),
+    product({
       code: 'AGILE-OUTGOING-19-05-13',
       fullName: 'Agile Outgoing Octopus May 2019',
       displayName: 'Agile Outgoing Octopus',
       description:
         'Outgoing Octopus Agile rate pays you for all your exported energy based on the day-ahead wholesale rate.',
-      isVariable: true,
-      isGreen: true,
-      isTracker: false,
       term: 12,
       availableFrom: '2018-01-01T00:00:00Z',
       direction: 'EXPORT',
-      paymentKey: 'direct_debit_monthly',
       tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'none',
-          endpoints: {
-            'standard-unit-rates': (r) =>
-              new HalfHourSeries(ms(AGILE_EXPORT_RATES_FROM), agileEnd, (t) => agileExportRate(seed, r, t)),
-            'standing-charges': zeroStanding(AGILE_EXPORT_RATES_FROM),
-          },
-        },
+        electricityExport({
+          'standard-unit-rates': (r) =>
+            new HalfHourSeries(ms(AGILE_EXPORT_RATES_FROM), agileEnd, (t) => agileExportRate(seed, r, t)),
+          'standing-charges': zeroStanding(AGILE_EXPORT_RATES_FROM),
+        }),
       ],
-    },
-    {
-      ...base,
+    }),
+    product({
       code: 'GO-VAR-22-10-14',
       fullName: 'Octopus Go October 2022 v1',
       displayName: 'Octopus Go',
       description: 'Octopus Go gives you super cheap electricity between 00:30 - 05:30 every night.',
-      isVariable: true,
-      isGreen: true,
-      isTracker: false,
-      term: null,
       availableFrom: '2022-10-14T00:00:00+01:00',
-      direction: 'IMPORT',
-      paymentKey: 'direct_debit_monthly',
-      tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'electricity',
-          endpoints: {
-            'standard-unit-rates': bandProduct('2022-10-14', [
-              [0.5, 5.5, 8.5],
-              [5.5, 24.5, 24.72],
-            ]),
-            'standing-charges': importStanding('2022-10-13T23:00:00Z'),
-          },
-        },
-      ],
-    },
-    {
-      ...base,
+      tariffs: [timeOfUse('2022-10-14', GO_BANDS, '2022-10-13T23:00:00Z')],
+    }),
+    product({
       code: 'INTELLI-VAR-24-10-29',
       fullName: 'Intelligent Octopus Go October 2024 v1',
       displayName: 'Intelligent Octopus Go',
       description:
         'Intelligent Octopus Go: smart-charge your EV with cheap electricity between 23:30 - 05:30.',
-      isVariable: true,
-      isGreen: true,
-      isTracker: false,
-      term: null,
       availableFrom: '2024-10-29T00:00:00Z',
-      direction: 'IMPORT',
-      paymentKey: 'direct_debit_monthly',
-      tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'electricity',
-          endpoints: {
-            'standard-unit-rates': bandProduct('2024-10-29', [
-              [5.5, 23.5, 24.72],
-              [23.5, 29.5, 7.0],
-            ]),
-            'standing-charges': importStanding('2024-10-29T00:00:00Z'),
-          },
-        },
-      ],
-    },
-    {
-      ...base,
+      tariffs: [timeOfUse('2024-10-29', INTELLIGENT_GO_BANDS, '2024-10-29T00:00:00Z')],
+    }),
+    product({
       code: 'COSY-22-12-08',
       fullName: 'Cosy Octopus December 2022 v1',
       displayName: 'Cosy Octopus',
       description:
         'Cosy Octopus has cheap heat-pump periods (04:00-07:00, 13:00-16:00, 22:00-00:00) and a 16:00-19:00 peak.',
-      isVariable: true,
-      isGreen: true,
-      isTracker: false,
-      term: null,
       availableFrom: '2022-12-08T00:00:00Z',
-      direction: 'IMPORT',
-      paymentKey: 'direct_debit_monthly',
-      tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'electricity',
-          endpoints: {
-            'standard-unit-rates': bandProduct('2022-12-08', [
-              [0, 4, 25.6966],
-              [4, 7, 12.6],
-              [7, 13, 25.6966],
-              [13, 16, 12.6],
-              [16, 19, 38.545],
-              [19, 22, 25.6966],
-              [22, 24, 12.6],
-            ]),
-            'standing-charges': importStanding('2022-12-08T00:00:00Z'),
-          },
-        },
-      ],
-    },
-    {
-      ...base,
+      tariffs: [timeOfUse('2022-12-08', COSY_BANDS, '2022-12-08T00:00:00Z')],
+    }),
+    product({
       code: 'FLUX-IMPORT-23-02-14',
       fullName: 'Octopus Flux Import February 2023 v1',
       displayName: 'Octopus Flux Import',
       description: 'Flux import: cheap 02:00-05:00, peak 16:00-19:00, day rate otherwise.',
-      isVariable: true,
-      isGreen: true,
-      isTracker: false,
-      term: null,
       availableFrom: '2023-02-14T00:00:00Z',
-      direction: 'IMPORT',
-      paymentKey: 'direct_debit_monthly',
-      tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'electricity',
-          endpoints: {
-            'standard-unit-rates': bandProduct('2023-02-14', FLUX_BANDS(19.2724, 32.1207, 44.969)),
-            'standing-charges': importStanding('2023-02-14T00:00:00Z'),
-          },
-        },
-      ],
-    },
-    {
-      ...base,
+      tariffs: [timeOfUse('2023-02-14', FLUX_BANDS(19.2724, 32.1207, 44.969), '2023-02-14T00:00:00Z')],
+    }),
+    product({
       code: 'FLUX-EXPORT-23-02-14',
       fullName: 'Octopus Flux Export February 2023 v1',
       displayName: 'Octopus Flux Export',
       description: 'Flux export: pays most for energy exported 16:00-19:00.',
-      isVariable: true,
-      isGreen: true,
-      isTracker: false,
-      term: null,
       availableFrom: '2023-02-14T00:00:00Z',
       direction: 'EXPORT',
-      paymentKey: 'direct_debit_monthly',
       tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'none',
-          endpoints: {
-            'standard-unit-rates': bandProduct('2023-02-14', FLUX_BANDS(8.11, 15.2, 26.45)),
-            'standing-charges': zeroStanding('2023-02-14T00:00:00Z'),
-          },
-        },
+        electricityExport({
+          'standard-unit-rates': bandProduct('2023-02-14', FLUX_BANDS(8.11, 15.2, 26.45)),
+          'standing-charges': zeroStanding('2023-02-14T00:00:00Z'),
+        }),
       ],
-    },
-    {
-      ...base,
+    }),
+    product({
       code: 'VAR-22-11-01',
       fullName: 'Flexible Octopus November 2022 v1',
       displayName: 'Flexible Octopus',
       description: 'Flexible Octopus prices follow wholesale costs, updated quarterly.',
-      isVariable: true,
-      isGreen: true,
-      isTracker: false,
-      term: null,
       availableFrom: '2022-11-01T00:00:00Z',
-      direction: 'IMPORT',
       paymentKey: 'varying',
       tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'electricity',
-          endpoints: {
-            'standard-unit-rates': (r) =>
-              quarterlyTwins(seed, 11, (_q, h) => 24.5 * regionMultiplier(r) * (0.85 + 0.3 * h), 1.31),
-            'standing-charges': (r) =>
-              quarterlyTwins(seed, 12, (_q, h) => AGILE_STANDING_CHARGES[r] * (0.9 + 0.2 * h), 5.22),
-          },
-        },
+        electricity({
+          'standard-unit-rates': flexibleUnit(11, (r) => 24.5 * regionMultiplier(r), 1.31),
+          'standing-charges': flexibleStanding,
+        }),
         {
           kind: 'E-2R',
           vat: 'electricity',
           endpoints: {
-            'day-unit-rates': (r) =>
-              quarterlyTwins(seed, 11, (_q, h) => 26.2 * regionMultiplier(r) * (0.85 + 0.3 * h), 1.31),
-            'night-unit-rates': (r) =>
-              quarterlyTwins(seed, 11, (_q, h) => 14.2 * regionMultiplier(r) * (0.85 + 0.3 * h), 0.71),
-            'standing-charges': (r) =>
-              quarterlyTwins(seed, 12, (_q, h) => AGILE_STANDING_CHARGES[r] * (0.9 + 0.2 * h), 5.22),
+            'day-unit-rates': flexibleUnit(11, (r) => 26.2 * regionMultiplier(r), 1.31),
+            'night-unit-rates': flexibleUnit(11, (r) => 14.2 * regionMultiplier(r), 0.71),
+            'standing-charges': flexibleStanding,
           },
         },
-        {
-          kind: 'G-1R',
-          vat: 'gas',
-          endpoints: {
-            'standard-unit-rates': (r) =>
-              quarterlyTwins(seed, 13, (_q, h) => (5.9 + 0.05 * regionIndex(r)) * (0.85 + 0.3 * h), 0.31),
-            'standing-charges': (r) =>
-              quarterlyTwins(seed, 14, (_q, h) => (29.1 + 0.3 * regionIndex(r)) * (0.95 + 0.1 * h), 1.27),
-          },
-        },
+        gas({
+          'standard-unit-rates': flexibleUnit(13, (r) => 5.9 + 0.05 * regionIndex(r), 0.31),
+          'standing-charges': (r) =>
+            quarterlyTwins(seed, 14, (_q, h) => (29.1 + 0.3 * regionIndex(r)) * (0.95 + 0.1 * h), 1.27),
+        }),
       ],
-    },
-    {
-      ...base,
+    }),
+    product({
       code: 'SILVER-25-09-02',
       fullName: 'Octopus Tracker September 2025 v1',
       displayName: 'Octopus Tracker',
       description: 'Octopus Tracker: a new price every day, based on wholesale costs.',
-      isVariable: true,
-      isGreen: true,
       isTracker: true,
       term: 12,
       availableFrom: '2025-09-02T00:00:00+01:00',
       availableTo: '2026-04-01T00:00:00+01:00',
-      direction: 'IMPORT',
-      paymentKey: 'direct_debit_monthly',
       tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'electricity',
-          endpoints: {
-            'standard-unit-rates': (r) =>
-              new DailySeries(
-                '2025-09-02',
-                (now) => publication.trackerLastDay(now),
-                (d) => {
-                  const from = londonTimeOn(d);
-                  const to = londonTimeOn(addDays(d, 1));
-                  const w = dailyWholesale(seed, from, to);
-                  const exc = Math.min(100 / 1.05, Math.max(0, 1.9 * w * regionMultiplier(r) + 3.9));
-                  return [{ from, to, exc: round(exc, 4), pm: null }];
-                },
-              ),
-            'standing-charges': importStanding('2025-09-01T23:00:00Z'),
-          },
-        },
-        {
-          kind: 'G-1R',
-          vat: 'gas',
-          endpoints: {
-            'standard-unit-rates': (r) =>
-              new DailySeries(
-                '2025-09-02',
-                (now) => publication.trackerLastDay(now),
-                (d) => {
-                  const from = londonTimeOn(d);
-                  const h = unitHash(seed, Math.floor(from / 3_600_000), 21 + regionIndex(r));
-                  return [{ from, to: londonTimeOn(addDays(d, 1)), exc: round(3.2 + 1.6 * h, 4), pm: null }];
-                },
-              ),
-            'standing-charges': (r) =>
-              openRecord('2025-09-01T23:00:00Z', round(29.6 + 0.3 * regionIndex(r), 4)),
-          },
-        },
+        electricity({
+          'standard-unit-rates': (r) =>
+            new DailySeries(TRACKER_FIRST_DAY, trackerLast, (d) => {
+              const from = londonTimeOn(d);
+              const to = londonTimeOn(addDays(d, 1));
+              const w = dailyWholesale(seed, from, to);
+              const exc = Math.min(100 / 1.05, Math.max(0, 1.9 * w * regionMultiplier(r) + 3.9));
+              return [{ from, to, exc: round(exc, 4), pm: null }];
+            }),
+          'standing-charges': importStanding(TRACKER_STANDING_FROM),
+        }),
+        gas({
+          'standard-unit-rates': (r) =>
+            new DailySeries(TRACKER_FIRST_DAY, trackerLast, (d) => {
+              const from = londonTimeOn(d);
+              const h = unitHash(seed, Math.floor(from / 3_600_000), 21 + regionIndex(r));
+              return [{ from, to: londonTimeOn(addDays(d, 1)), exc: round(3.2 + 1.6 * h, 4), pm: null }];
+            }),
+          'standing-charges': (r) => openRecord(TRACKER_STANDING_FROM, round(29.6 + 0.3 * regionIndex(r), 4)),
+        }),
       ],
-    },
-    {
-      ...base,
+    }),
+    product({
       code: 'OE-FIX-12M-25-09-01',
       fullName: 'Octopus 12M Fixed September 2025 v1',
       displayName: 'Octopus 12M Fixed',
       description:
         'This tariff features 100% renewable electricity and fixes your unit rates and standing charge for 12 months.',
       isVariable: false,
-      isGreen: true,
-      isTracker: false,
       term: 12,
       availableFrom: '2025-09-01T00:00:00+01:00',
-      direction: 'IMPORT',
-      paymentKey: 'direct_debit_monthly',
       tariffs: [
-        {
-          kind: 'E-1R',
-          vat: 'electricity',
-          endpoints: {
-            'standard-unit-rates': (r) =>
-              openRecord('2025-08-31T23:00:00Z', round(22.8 * regionMultiplier(r), 4)),
-            'standing-charges': (r) =>
-              openRecord('2025-08-31T23:00:00Z', round(AGILE_STANDING_CHARGES[r] * 0.98, 4)),
-          },
-        },
-        {
-          kind: 'G-1R',
-          vat: 'gas',
-          endpoints: {
-            'standard-unit-rates': (r) =>
-              openRecord('2025-08-31T23:00:00Z', round(5.6 + 0.04 * regionIndex(r), 4)),
-            'standing-charges': (r) =>
-              openRecord('2025-08-31T23:00:00Z', round(28.9 + 0.3 * regionIndex(r), 4)),
-          },
-        },
+        electricity({
+          'standard-unit-rates': fixed((r) => 22.8 * regionMultiplier(r)),
+          'standing-charges': fixed((r) => AGILE_STANDING_CHARGES[r] * 0.98),
+        }),
+        gas({
+          'standard-unit-rates': fixed((r) => 5.6 + 0.04 * regionIndex(r)),
+          'standing-charges': fixed((r) => 28.9 + 0.3 * regionIndex(r)),
+        }),
       ],
-    },
+    }),
   ];
 }
+
+/** Go: night 00:30–05:30, day otherwise (the day band runs on to 00:30). */
+const GO_BANDS: readonly Band[] = [
+  [0.5, 5.5, 8.5],
+  [5.5, 24.5, 24.72],
+];
+
+/** Intelligent Go: night 23:30–05:30, day otherwise. */
+const INTELLIGENT_GO_BANDS: readonly Band[] = [
+  [5.5, 23.5, 24.72],
+  [23.5, 29.5, 7.0],
+];
+
+/** Cosy: cheap 04:00–07:00, 13:00–16:00 and 22:00–24:00, peak 16:00–19:00, standard otherwise. */
+const COSY_BANDS: readonly Band[] = [
+  [0, 4, 25.6966],
+  [4, 7, 12.6],
+  [7, 13, 25.6966],
+  [13, 16, 12.6],
+  [16, 19, 38.545],
+  [19, 22, 25.6966],
+  [22, 24, 12.6],
+];
 
 /** Flux: night 02:00–05:00, peak 16:00–19:00, day otherwise (the day band runs on to 02:00). */
 function FLUX_BANDS(night: number, day: number, peak: number): Band[] {

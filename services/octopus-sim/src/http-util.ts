@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SimRequestError } from './errors.js';
+
 /** A complete answer, built before anything is written so that faults can cut or replace it. */
 export interface SimResponse {
   status: number;
@@ -42,4 +46,39 @@ export function nginxError(status: 502 | 504): SimResponse {
     `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`,
     { server: 'nginx' },
   );
+}
+
+/** Largest request body accepted (GraphQL and admin), bytes. */
+export const MAX_BODY_BYTES = 1 << 20;
+
+/** The request body as text; rejects with {@link SimRequestError} beyond {@link MAX_BODY_BYTES}. */
+export function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new SimRequestError(['body too large']));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Writes a complete answer (headers only for HEAD). */
+export function send(res: ServerResponse, r: SimResponse, head: boolean): void {
+  const body = Buffer.from(r.body, 'utf8');
+  res.writeHead(r.status, { ...r.headers, 'content-length': String(body.length) });
+  res.end(head ? undefined : body);
+}
+
+/** The real API's 500 body, with fresh correlation and error ids. */
+export function serverError(): SimResponse {
+  const hex = (n: number) => randomBytes(n).toString('hex');
+  return json(500, { detail: 'Server error.', correlation_id: `1-${hex(4)}-${hex(12)}`, error_id: hex(16) });
 }

@@ -13,6 +13,7 @@ export {
   type FaultRule,
   type SimFaults,
 } from './faults.js';
+export { MAX_BODY_BYTES } from './http-util.js';
 export {
   DEFAULT_TOKEN_TTL_SECONDS,
   type KrakenErrorCode,
@@ -24,5 +25,5 @@ export { agileExportRate, agileImportExcVat } from './prices.js';
 export { DEFAULT_PUBLICATION_DELAY_MINUTES, type PublicationSettings } from './publication.js';
 export { DEFAULT_SWITCHES, type SimSwitches } from './rest.js';
 export { type RateRow, VAT_HOLIDAY_FROM_MS, VAT_HOLIDAY_TO_MS } from './series.js';
-export { MAX_BODY_BYTES, type Simulator, startSimulator } from './server.js';
+export { type Simulator, startSimulator } from './server.js';
 export { type SimStats, STATS_LOG_LIMIT, type StatsLogEntry, type StatsSnapshot } from './stats.js';

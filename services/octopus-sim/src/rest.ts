@@ -1,5 +1,6 @@
 import { REGIONS, type Region } from '@ratebus/schema';
 import type { Catalogue, EndpointName, ProductSpec, TariffSpec } from './catalogue.js';
+import { djangoNotFound, json, type SimResponse } from './http-util.js';
 import {
   boolParam,
   isApiError,
@@ -9,9 +10,8 @@ import {
   parseDateTime,
   parsePeriod,
   type Query,
-} from './drf.js';
-import { groupForMpan, groupsForPostcode } from './gsp.js';
-import { djangoNotFound, json, type SimResponse } from './http-util.js';
+} from './query-and-pagination.js';
+import { groupForMpan, groupsForPostcode } from './region-lookup.js';
 import { type RawRow, toRateRow, type VatSettings } from './series.js';
 
 /** Behaviours the reference is unsure about, switchable at run time (`POST /_sim/switches`). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SimulatedClock } from '../src/clock.js';
-import { pageUrl, parseDateTime, parseQuery, quotePlus } from '../src/drf.js';
+import { pageUrl, parseDateTime, parseQuery, quotePlus } from '../src/query-and-pagination.js';
 import { londonTimeOn } from '../src/tz.js';
 
 describe('SimulatedClock', () => {

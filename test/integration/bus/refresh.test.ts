@@ -7,9 +7,9 @@ import {
   isRequestTimeout,
   refreshRequest,
 } from '@ratebus/bus';
+import { makeDoc, tariffN } from '@ratebus/fixtures';
 import { ERROR_CODE_HEADER, ERROR_HEADER, RefreshRequestSchema, tariffRef } from '@ratebus/schema';
 import { NatsServer } from '@ratebus/testkit';
-import { makeDoc, tariffN } from '../client/bus.js';
 
 /** The refresh codec over a real request/reply: what each kind of answer decodes to. */
 describe('@ratebus/bus refresh codec', function () {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { type Buckets, createBuckets, makeDoc, putCheck, putDoc, tariffN } from '@ratebus/fixtures';
 import {
   BUCKETS,
   decode,
@@ -19,7 +20,6 @@ import {
   tariffRef,
 } from '@ratebus/schema';
 import { check, NatsServer } from '@ratebus/testkit';
-import { type Buckets, createBuckets, makeDoc, putCheck, putDoc, tariffN } from '../client/bus.js';
 import { runCli, startCli } from './cli.js';
 
 const MIN = 60_000;

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { makeDoc, tariffN } from '@ratebus/fixtures';
 import { BUCKETS, LEASE_KEY, type LeaseValue, SCHEMA_VERSION } from '@ratebus/schema';
 import { NatsServer } from '@ratebus/testkit';
-import { makeDoc, tariffN } from '../client/bus.js';
 import { accountsConfig, connectAs, PASSWORDS, ROLE_ENV } from '../nats-security/roles.js';
 import { runCli } from './cli.js';
 

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { serviceMain } from '@ratebus/fixtures';
 import { ManagedProcess } from '@ratebus/testkit';
 
-/** The built CLI (this file runs from `test/dist/integration/cli/`). */
-export const CLI = fileURLToPath(new URL('../../../../services/cli/dist/src/main.js', import.meta.url));
+/** The built CLI. */
+export const CLI = serviceMain('cli');
 
 export interface CliResult {
   code: number;

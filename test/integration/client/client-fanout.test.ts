@@ -1,36 +1,25 @@
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
-import { check, NatsServer } from '@ratebus/testkit';
-import { createBuckets, makeDoc, putDoc, tariffN } from './bus.js';
+import { createBuckets, makeDoc, putDoc, tariffN } from '@ratebus/fixtures';
+import { check } from '@ratebus/testkit';
+import { suiteBus } from './suite-bus.js';
 
 const CONNECTIONS = 4;
 const CLIENTS_PER_CONNECTION = 250;
 
 describe('RateClient fan-out', function () {
   this.timeout(90_000);
-  let ns: NatsServer;
-  let admin: NatsConnection;
+  const suite = suiteBus<RateClient>();
+  const { clients } = suite;
   const conns: NatsConnection[] = [];
-  const clients: RateClient[] = [];
-
-  before(async () => {
-    ns = await NatsServer.start();
-    admin = await connect({ servers: ns.url });
-  });
-  after(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await Promise.all(conns.splice(0).map((c) => c.close()));
-    await admin?.close();
-    await ns?.stop();
-  });
 
   it(`an update reaches ${CONNECTIONS * CLIENTS_PER_CONNECTION} clients and all converge`, async () => {
-    const bus = await createBuckets(admin);
+    const bus = await createBuckets(suite.bus.admin);
     const { product, tariff } = tariffN(1);
     const first = makeDoc(product, tariff, { seed: 1 });
     await putDoc(bus, first);
-    for (let i = 0; i < CONNECTIONS; i++) conns.push(await connect({ servers: ns.url, name: `pods-${i}` }));
+    for (let i = 0; i < CONNECTIONS; i++) conns.push(await suite.bus.connect({ name: `pods-${i}` }));
     // Pods start over a few seconds, not all in the same millisecond.
     for (const nc of conns) {
       const batch = await Promise.all(

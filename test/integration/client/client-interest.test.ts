@@ -1,36 +1,25 @@
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
+import { createBuckets, makeDoc, putDoc, tariffN } from '@ratebus/fixtures';
 import { rateKey } from '@ratebus/schema';
-import { check, NatsServer } from '@ratebus/testkit';
-import { createBuckets, makeDoc, putDoc, tariffN } from './bus.js';
+import { check } from '@ratebus/testkit';
+import { suiteBus } from './suite-bus.js';
 
 const PODS = 300;
 const INTEREST_TTL_MS = 2_000;
 
 describe('RateClient interest renewal', function () {
   this.timeout(60_000);
-  let ns: NatsServer;
-  let admin: NatsConnection;
+  const suite = suiteBus<RateClient>();
+  const { clients } = suite;
   const conns: NatsConnection[] = [];
-  const clients: RateClient[] = [];
-
-  before(async () => {
-    ns = await NatsServer.start();
-    admin = await connect({ servers: ns.url });
-  });
-  after(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await Promise.all(conns.splice(0).map((c) => c.close()));
-    await admin?.close();
-    await ns?.stop();
-  });
 
   it(`${PODS} pods interested in one tariff write about once per half TTL, not once each`, async () => {
-    const bus = await createBuckets(admin, { interestTtlMs: INTEREST_TTL_MS });
+    const bus = await createBuckets(suite.bus.admin, { interestTtlMs: INTEREST_TTL_MS });
     const { product, tariff } = tariffN(7);
     await putDoc(bus, makeDoc(product, tariff));
-    for (let i = 0; i < 3; i++) conns.push(await connect({ servers: ns.url }));
+    for (let i = 0; i < 3; i++) conns.push(await suite.bus.connect());
     for (let i = 0; i < PODS; i++) {
       const nc = conns[i % conns.length] as NatsConnection;
       clients.push(await RateClient.connect({ nc, interestCheckIntervalMs: 250, resyncIntervalMs: 30_000 }));

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RateClient, type RateUpdate } from '@ratebus/client';
+import { createBuckets, makeDoc, putCheck, putDoc, tariffN } from '@ratebus/fixtures';
 import { check, NatsServer } from '@ratebus/testkit';
-import { createBuckets, makeDoc, putCheck, putDoc, tariffN } from './bus.js';
 
 const FAST = {
   resyncIntervalMs: 500,

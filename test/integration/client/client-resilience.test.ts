@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
+import { createBuckets, FAST_LINK, makeDoc, putDoc, tariffN } from '@ratebus/fixtures';
 import { rateKey } from '@ratebus/schema';
 import { check, NatsCluster, NatsServer, TcpProxy } from '@ratebus/testkit';
-import { createBuckets, FAST_LINK, makeDoc, putDoc, tariffN } from './bus.js';
 
 const FAST = { ...FAST_LINK, resyncIntervalMs: 1_000, resyncGraceMs: 100 };
 

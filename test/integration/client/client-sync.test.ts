@@ -12,9 +12,9 @@ import {
   type RateClientOptions,
   type RateUpdate,
 } from '@ratebus/client';
+import { type Buckets, createBuckets, makeDoc, putCheck, putDoc, tariffN } from '@ratebus/fixtures';
 import { ERROR_CODE_HEADER, ERROR_HEADER, rateKey, refreshSubject } from '@ratebus/schema';
 import { check, NatsServer } from '@ratebus/testkit';
-import { type Buckets, createBuckets, makeDoc, putCheck, putDoc, tariffN } from './bus.js';
 
 const FAST = {
   resyncIntervalMs: 500,

@@ -5,9 +5,17 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { InvalidOptionsError, NotFoundError, RateClient } from '@ratebus/client';
+import {
+  type Buckets,
+  createBuckets,
+  FAST_LINK,
+  makeDoc,
+  putCheck,
+  putDoc,
+  tariffN,
+} from '@ratebus/fixtures';
 import { ERROR_CODE_HEADER, ERROR_HEADER, type RatesDocument, ratesSubject } from '@ratebus/schema';
 import { check, NatsServer, TcpProxy } from '@ratebus/testkit';
-import { type Buckets, createBuckets, FAST_LINK, makeDoc, putCheck, putDoc, tariffN } from './bus.js';
 
 /** Timers long enough that only the path under test (push, reconnect, poll) can deliver within a test. */
 const QUIET = { ...FAST_LINK, sync: 'tariffs' as const, resyncIntervalMs: 60_000, relistIntervalMs: 600_000 };

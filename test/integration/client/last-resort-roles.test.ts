@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type LastResortOutcome, RateClient, type RateClientOptions } from '@ratebus/client';
+import {
+  createBuckets,
+  createLeaseBucket,
+  makeDoc,
+  pastFetcherTerm,
+  putCheck,
+  putDoc,
+} from '@ratebus/fixtures';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import { tariffRef } from '@ratebus/schema';
 import { check, NatsServer } from '@ratebus/testkit';
 import { accountsConfig, connectAs, PASSWORDS, ROLE_ENV } from '../nats-security/roles.js';
-import { createBuckets, createLeaseBucket, makeDoc, pastFetcherTerm, putCheck, putDoc } from './bus.js';
 
 const HOUR_MS = 3_600_000;
 

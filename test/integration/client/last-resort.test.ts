@@ -10,6 +10,15 @@ import {
   RateClient,
   type RateClientOptions,
 } from '@ratebus/client';
+import {
+  type Buckets,
+  createBuckets,
+  createLeaseBucket,
+  makeDoc,
+  pastFetcherTerm,
+  putCheck,
+  putDoc,
+} from '@ratebus/fixtures';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import {
   CheckedSchema,
@@ -23,15 +32,6 @@ import {
   tariffRef,
 } from '@ratebus/schema';
 import { check, NatsServer } from '@ratebus/testkit';
-import {
-  type Buckets,
-  createBuckets,
-  createLeaseBucket,
-  makeDoc,
-  pastFetcherTerm,
-  putCheck,
-  putDoc,
-} from './bus.js';
 
 const PRODUCT = 'AGILE-24-10-01';
 /** Lock duration of these tests: a dead holder's lock is taken over about 2 s after its last renewal. */

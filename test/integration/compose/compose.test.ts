@@ -284,8 +284,8 @@ describe('docker compose deployment (static: docker-compose config)', () => {
     const s = service(prod, 'gateway');
     const e = env(s);
     const config = loadGatewayConfig(e);
-    assert.deepEqual(config.natsServers, NATS_SERVERS.split(','));
-    assert.deepEqual(config.natsAuth, { kind: 'user', user: 'gateway', pass: PASSWORD.gateway });
+    assert.deepEqual(config.nats.servers, NATS_SERVERS.split(','));
+    assert.deepEqual(config.nats.auth, { kind: 'user', user: 'gateway', password: PASSWORD.gateway });
     assert.equal(config.host, '0.0.0.0', 'reachable from the published port');
     assert.equal(config.upstreamOrigin, 'https://api.octopus.energy');
     assert.ok(config.mirrorDir !== undefined && config.cacheDir !== undefined);

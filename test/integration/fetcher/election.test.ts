@@ -2,34 +2,29 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type FetcherProcess, refreshBody, refreshUntilAnswered, startFetcher } from '@ratebus/fixtures';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import {
   BUCKETS,
   decode,
   decodeOrThrow,
-  ERROR_CODE_HEADER,
   LEASE_KEY,
   LeaseValueSchema,
-  type RatesDocument,
   RatesDocumentSchema,
   REGIONS,
   rateKey,
   refreshSubject,
-  SCHEMA_VERSION,
 } from '@ratebus/schema';
-import { check, freePort, logEvents, ManagedProcess, NatsCluster, NatsServer } from '@ratebus/testkit';
+import { check, freePort, NatsCluster, NatsServer } from '@ratebus/testkit';
 
 /**
  * Process-level election tests: real `node services/fetcher/dist/src/main.js` processes, a real
  * nats-server (or 3-node cluster) and the Octopus simulator. Each fetcher's FETCHER_ID ends its User-Agent,
  * which the simulator records as the caller, so every upstream request is attributed to one process.
  */
-
-const MAIN = fileURLToPath(new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url));
 
 // Short lease timings within the schema's limits (duration ≥ 5 s, deadline < duration, retry × 1.2 < deadline).
 const DURATION = 5_000;
@@ -48,32 +43,7 @@ function freshTariff(): { product: string; tariff: string } {
   return t;
 }
 
-class Fetcher {
-  constructor(
-    readonly id: string,
-    readonly proc: ManagedProcess,
-  ) {}
-
-  private terms(event: string): number[] {
-    return logEvents(this.proc.output(), event).map((l) => Number(l.term));
-  }
-  elected(): number[] {
-    return this.terms('elected');
-  }
-  steppedDown(): number[] {
-    return this.terms('stepped-down');
-  }
-  /** The term this process says it leads now, or null. */
-  leadingTerm(): number | null {
-    if (!this.proc.running) return null;
-    const last = this.elected().at(-1);
-    return last !== undefined && !this.steppedDown().includes(last) ? last : null;
-  }
-  /** Does a simulator caller string belong to this process? */
-  isCaller(caller: string): boolean {
-    return caller.endsWith(`fetcher/${this.id}`);
-  }
-}
+type Fetcher = FetcherProcess;
 
 describe('Fetcher election (processes)', function () {
   this.timeout(90_000);
@@ -114,28 +84,15 @@ describe('Fetcher election (processes)', function () {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function startFetcher(
-    id: string,
-    natsUrl: string,
-    extraEnv: Record<string, string> = {},
-  ): Promise<Fetcher> {
-    const proc = await ManagedProcess.start({
-      name: `fetcher ${id}`,
-      command: process.execPath,
-      args: [MAIN],
-      env: {
-        ...process.env,
-        NATS_URL: natsUrl,
-        RATEBUS_CONFIG: configPath,
-        OCTOPUS_BASE_URL: sim.url,
-        METRICS_PORT: '0',
-        FETCHER_ID: id,
-        LOG_LEVEL: 'info',
-        NATS_PING_INTERVAL_MS: '1000',
-        ...extraEnv,
-      },
+  async function start(id: string, natsUrl: string, extraEnv: Record<string, string> = {}): Promise<Fetcher> {
+    const f = await startFetcher({
+      id,
+      natsUrl,
+      config: configPath,
+      upstream: sim.url,
+      logLevel: 'info',
+      env: { NATS_PING_INTERVAL_MS: '1000', ...extraEnv },
     });
-    const f = new Fetcher(id, proc);
     fetchers.push(f);
     return f;
   }
@@ -156,22 +113,8 @@ describe('Fetcher election (processes)', function () {
   }
 
   /** A refresh request answered with a rates document (retried: no responders while nobody leads). */
-  async function refresh(
-    nc: NatsConnection,
-    t: { product: string; tariff: string },
-    timeout = 20_000,
-  ): Promise<RatesDocument> {
-    const body = JSON.stringify({ type: 'refresh-request', schemaVersion: SCHEMA_VERSION, ...t, by: 'test' });
-    return check(
-      async () => {
-        const msg = await nc.request(refreshSubject(t.product, t.tariff), body, { timeout: 2_000 });
-        const code = msg.headers?.get(ERROR_CODE_HEADER);
-        if (code) throw new Error(`refresh answered ${code}`);
-        return decodeOrThrow(RatesDocumentSchema, 'RatesDocument', msg.data);
-      },
-      { name: `refresh of ${t.tariff}`, timeout, interval: 200 },
-    );
-  }
+  const refresh = (nc: NatsConnection, t: { product: string; tariff: string }, timeout = 20_000) =>
+    refreshUntilAnswered(nc, t, { by: 'test', timeoutMs: timeout, requestTimeoutMs: 2_000 });
 
   const leaders = () => fetchers.filter((f) => f.leadingTerm() !== null);
   async function waitLeader(among: Fetcher[], timeout = 15_000): Promise<Fetcher> {
@@ -207,7 +150,7 @@ describe('Fetcher election (processes)', function () {
     it('three fetchers: exactly one leads and fetches, over many renew periods', async () => {
       const ports = await Promise.all([freePort(), freePort(), freePort()]);
       const fs = await Promise.all(
-        ['f1', 'f2', 'f3'].map((id, i) => startFetcher(id, ns.url, { METRICS_PORT: String(ports[i]) })),
+        ['f1', 'f2', 'f3'].map((id, i) => start(id, ns.url, { METRICS_PORT: String(ports[i]) })),
       );
       const leader = await waitLeader(fs);
       const nc = await client(ns.url);
@@ -258,7 +201,7 @@ describe('Fetcher election (processes)', function () {
     });
 
     it('SIGKILL of the leader: another leads and fetches within lease + one retry period', async () => {
-      const fs = await Promise.all(['k1', 'k2', 'k3'].map((id) => startFetcher(id, ns.url)));
+      const fs = await Promise.all(['k1', 'k2', 'k3'].map((id) => start(id, ns.url)));
       const old = await waitLeader(fs);
       const nc = await client(ns.url);
       const oldTerm = (await refresh(nc, freshTariff())).term;
@@ -279,7 +222,7 @@ describe('Fetcher election (processes)', function () {
     });
 
     it('SIGTERM of the leader: it releases the lease and another leads within one retry period', async () => {
-      const fs = await Promise.all(['t1', 't2', 't3'].map((id) => startFetcher(id, ns.url)));
+      const fs = await Promise.all(['t1', 't2', 't3'].map((id) => start(id, ns.url)));
       const old = await waitLeader(fs);
       const oldTerm = old.leadingTerm();
       const nc = await client(ns.url);
@@ -289,7 +232,7 @@ describe('Fetcher election (processes)', function () {
       const exit = await old.proc.exited;
       assert.deepEqual(exit, { code: 0, signal: null }, 'clean exit');
       assert.ok(
-        logEvents(old.proc.output(), 'lease-released').some((l) => l.term === oldTerm),
+        old.events('lease-released').some((l) => l.term === oldTerm),
         `the lease of term ${oldTerm} released`,
       );
       const rest = fs.filter((f) => f !== old);
@@ -305,7 +248,7 @@ describe('Fetcher election (processes)', function () {
     });
 
     it('SIGSTOP of the leader past its lease, then SIGCONT: the stale leader writes nothing and steps down', async () => {
-      const fs = await Promise.all(['s1', 's2'].map((id) => startFetcher(id, ns.url)));
+      const fs = await Promise.all(['s1', 's2'].map((id) => start(id, ns.url)));
       const old = await waitLeader(fs);
       const oldTerm = old.leadingTerm();
       const other = fs.find((f) => f !== old) as Fetcher;
@@ -352,7 +295,7 @@ describe('Fetcher election (processes)', function () {
       // 15:05 UK: tomorrow's Agile rates are not published yet, so a later fetch brings new content.
       sim.clock.set('2026-11-27T15:05:00Z');
       try {
-        const f = await startFetcher('r1', ns.url, { OCTOPUS_SIM_CLOCK: '1' });
+        const f = await start('r1', ns.url, { OCTOPUS_SIM_CLOCK: '1' });
         await waitLeader([f]);
         const term = f.leadingTerm() as number;
         const nc = await client(ns.url);
@@ -368,13 +311,7 @@ describe('Fetcher election (processes)', function () {
         // Tomorrow is published: the next fetch has new content, its CAS loses and the re-read shows the
         // newer term. Forced refreshes until the fetcher's followed clock (re-read every 10 s) has moved on.
         sim.clock.set('2026-11-27T17:05:00Z');
-        const force = JSON.stringify({
-          type: 'refresh-request',
-          schemaVersion: SCHEMA_VERSION,
-          ...t,
-          by: 'test',
-          force: true,
-        });
+        const force = refreshBody(t, 'test', true);
         await check(
           async () => {
             await nc
@@ -385,7 +322,7 @@ describe('Fetcher election (processes)', function () {
           { name: 'the leader stops its term', timeout: 30_000, interval: 500 },
         );
         assert.ok(
-          logEvents(f.proc.output(), 'stepped-down').some((l) => l.term === term && l.reason === 'resigned'),
+          f.events('stepped-down').some((l) => l.term === term && l.reason === 'resigned'),
           `term ${term} stepped down, resigned`,
         );
         // The key was deleted on resigning: the next campaign wins a new term at once, not after the TTL.
@@ -416,7 +353,7 @@ describe('Fetcher election (processes)', function () {
     it('keeps electing and publishing when the lease stream leader node is killed', async () => {
       const urls = cluster.urls.join(',');
       const fs = await Promise.all(
-        ['c1', 'c2', 'c3'].map((id) => startFetcher(id, urls, { RATEBUS_REPLICAS: '3' })),
+        ['c1', 'c2', 'c3'].map((id) => start(id, urls, { RATEBUS_REPLICAS: '3' })),
       );
       await waitLeader(fs, 30_000);
       const nc = await client(cluster.urls);

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
+import { type FetcherProcess, startFetcher } from '@ratebus/fixtures';
 import { Gateway, NatsUrlCache } from '@ratebus/gateway';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
-import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
+import { check, NatsServer } from '@ratebus/testkit';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 
@@ -20,7 +20,6 @@ import { stringify } from 'yaml';
  * clock-change day and a young product's whole history can be inside its document window.
  */
 
-const FETCHER_MAIN = fileURLToPath(new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url));
 const API_KEY = 'sk_live_CompatTestKey000';
 const BASIC = `Basic ${Buffer.from(`${API_KEY}:`).toString('base64')}`;
 
@@ -46,7 +45,7 @@ interface Answer {
 class World {
   sim!: Simulator;
   ns!: NatsServer;
-  fetcher!: ManagedProcess;
+  fetcher!: FetcherProcess;
   client!: RateClient;
   gwNc!: NatsConnection;
   gw!: Gateway;
@@ -59,20 +58,13 @@ class World {
     w.dir = mkdtempSync(join(tmpdir(), 'ratebus-compat-'));
     const config = join(w.dir, 'ratebus.yaml');
     writeFileSync(config, stringify({ tariffs, schedule: { windowDays } }));
-    w.fetcher = await ManagedProcess.start({
-      name: 'fetcher',
-      command: process.execPath,
-      args: [FETCHER_MAIN],
-      env: {
-        ...process.env,
-        NATS_URL: w.ns.url,
-        OCTOPUS_BASE_URL: w.sim.url,
-        RATEBUS_CONFIG: config,
-        METRICS_PORT: '0',
-        FETCHER_ID: 'compat',
-        LOG_LEVEL: 'warn',
-        OCTOPUS_SIM_CLOCK: '1', // the fetcher runs on the simulator's (frozen) date
-      },
+    w.fetcher = await startFetcher({
+      id: 'compat',
+      natsUrl: w.ns.url,
+      upstream: w.sim.url,
+      config,
+      logLevel: 'warn',
+      simClock: true, // the fetcher runs on the simulator's (frozen) date
     });
     w.client = await RateClient.connect({ servers: w.ns.url, name: 'compat-gateway' });
     w.gwNc = await connect({ servers: w.ns.url, name: 'compat-gateway-urls' });

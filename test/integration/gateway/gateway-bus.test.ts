@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
+import { type Buckets, createBuckets, makeDoc, publish } from '@ratebus/fixtures';
 import {
   attachMirror,
   Gateway,
@@ -25,7 +26,6 @@ import {
 import { check, NatsServer } from '@ratebus/testkit';
 import { pino } from 'pino';
 import { parse } from 'yaml';
-import { type Buckets, createBuckets, makeDoc, publish } from './docs.js';
 
 const AGILE = { product: 'AGILE-24-10-01', tariff: 'E-1R-AGILE-24-10-01-C' };
 const ratesPath = (p: string, t: string, charge = 'standard-unit-rates') =>
@@ -48,7 +48,7 @@ describe('gateway on a real bus (KV documents, RateClient, URL cache)', function
     ns = await NatsServer.start();
     admin = await connect({ servers: ns.url });
     bus = await createBuckets(admin);
-    await publish(bus, makeDoc(AGILE.product, AGILE.tariff));
+    await publish(bus, makeDoc(AGILE.product, AGILE.tariff, { slots: 150 }));
     mirrorRoot = mkdtempSync(join(tmpdir(), 'ratebus-gw-mirror-'));
     client = await RateClient.connect({ servers: ns.url, name: 'gateway-it', resyncIntervalMs: 500 });
     gwNc = await connect({ servers: ns.url, name: 'gateway-it-urls' });

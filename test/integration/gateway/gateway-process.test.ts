@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { check, freePort, ManagedProcess, NatsServer } from '@ratebus/testkit';
-import { createBuckets, makeDoc, publish } from './docs.js';
+import { createBuckets, makeDoc, publish, type ServiceProcess, startGateway } from '@ratebus/fixtures';
+import { check, freePort, NatsServer } from '@ratebus/testkit';
 
-const MAIN = fileURLToPath(new URL('../../../../services/gateway/dist/src/main.js', import.meta.url));
 const PATH = '/v1/products/AGILE-24-10-01/electricity-tariffs/E-1R-AGILE-24-10-01-C/standard-unit-rates/';
 
 describe('npm run gateway (the process)', function () {
@@ -15,12 +13,15 @@ describe('npm run gateway (the process)', function () {
   let ns: NatsServer;
   let admin: NatsConnection;
   let dir: string;
-  let proc: ManagedProcess | undefined;
+  let proc: ServiceProcess | undefined;
 
   before(async () => {
     ns = await NatsServer.start();
     admin = await connect({ servers: ns.url });
-    await publish(await createBuckets(admin), makeDoc('AGILE-24-10-01', 'E-1R-AGILE-24-10-01-C'));
+    await publish(
+      await createBuckets(admin),
+      makeDoc('AGILE-24-10-01', 'E-1R-AGILE-24-10-01-C', { slots: 150 }),
+    );
     dir = mkdtempSync(join(tmpdir(), 'ratebus-gw-proc-'));
   });
   after(async () => {
@@ -32,18 +33,11 @@ describe('npm run gateway (the process)', function () {
 
   it('starts from env, gets ready, serves, mirrors, never logs credentials and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    proc = await ManagedProcess.start({
-      name: 'gateway',
-      command: process.execPath,
-      args: [MAIN],
-      env: {
-        ...process.env,
-        NATS_URL: ns.url,
-        PORT: String(port),
-        MIRROR_DIR: join(dir, 'mirror'),
-        CACHE_DIR: join(dir, 'cache'),
-        LOG_LEVEL: 'debug',
-      },
+    proc = await startGateway({
+      natsUrl: ns.url,
+      port,
+      logLevel: 'debug',
+      env: { MIRROR_DIR: join(dir, 'mirror'), CACHE_DIR: join(dir, 'cache') },
     });
     const base = `http://127.0.0.1:${port}`;
     await check(async () => (await fetch(`${base}/readyz`)).status === 200, {
@@ -65,7 +59,7 @@ describe('npm run gateway (the process)', function () {
       /ratebus_gateway_requests_total\{route="rates"/,
     );
 
-    const p = proc;
+    const p = proc.proc;
     p.child.kill('SIGTERM');
     const exit = await p.exited;
     assert.equal(exit.code, 0, p.output().slice(-2_000));

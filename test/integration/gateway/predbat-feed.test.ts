@@ -12,9 +12,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
+import { type FetcherProcess, refreshBody, startFetcher } from '@ratebus/fixtures';
 import {
   createdString,
   entryFiles,
@@ -26,8 +26,8 @@ import {
   predbatUrl,
 } from '@ratebus/gateway';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
-import { refreshSubject, SCHEMA_VERSION, type TariffRef, tariffRef } from '@ratebus/schema';
-import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
+import { refreshSubject, type TariffRef, tariffRef } from '@ratebus/schema';
+import { check, NatsServer } from '@ratebus/testkit';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { type Read, readWithPython, upstreamValue } from './predbat-reader.js';
@@ -40,8 +40,6 @@ import { type Read, readWithPython, upstreamValue } from './predbat-reader.js';
  * The simulator's clock is frozen (speed 0) on Monday 26 Oct 2026 18:10 UK and moved by the tests; the
  * fetcher and the feed follow it.
  */
-
-const FETCHER_MAIN = fileURLToPath(new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url));
 
 const AGILE = tariffRef('AGILE-24-10-01', 'E-1R-AGILE-24-10-01-C');
 const FLEX_E7 = tariffRef('VAR-22-11-01', 'E-2R-VAR-22-11-01-A');
@@ -108,7 +106,7 @@ describe('PredBat storage feed (simulator + real fetcher + Python reader)', func
   this.timeout(120_000);
   let sim: Simulator;
   let ns: NatsServer;
-  let fetcher: ManagedProcess;
+  let fetcher: FetcherProcess;
   let client: RateClient;
   let nc: NatsConnection;
   let feed: PredbatFeed;
@@ -146,20 +144,13 @@ describe('PredBat storage feed (simulator + real fetcher + Python reader)', func
       config,
       stringify({ tariffs: [AGILE, FLEX_E7, FLEX_GAS, GO, FLUX_IMPORT], schedule: { windowDays: 7 } }),
     );
-    fetcher = await ManagedProcess.start({
-      name: 'fetcher',
-      command: process.execPath,
-      args: [FETCHER_MAIN],
-      env: {
-        ...process.env,
-        NATS_URL: ns.url,
-        OCTOPUS_BASE_URL: sim.url,
-        RATEBUS_CONFIG: config,
-        METRICS_PORT: '0',
-        FETCHER_ID: 'predbat-feed',
-        LOG_LEVEL: 'warn',
-        OCTOPUS_SIM_CLOCK: '1',
-      },
+    fetcher = await startFetcher({
+      id: 'predbat-feed',
+      natsUrl: ns.url,
+      upstream: sim.url,
+      config,
+      logLevel: 'warn',
+      simClock: true,
     });
     client = await RateClient.connect({ servers: ns.url, name: 'predbat-gateway', now: simNow });
     nc = await connect({ servers: ns.url, name: 'predbat-gateway-urls' });
@@ -258,18 +249,9 @@ describe('PredBat storage feed (simulator + real fetcher + Python reader)', func
       async () => {
         // Ask for a check now (the fetcher reads the moved clock within its 10 s refresh).
         await nc
-          .request(
-            refreshSubject(AGILE.product, AGILE.tariff),
-            JSON.stringify({
-              type: 'refresh-request',
-              schemaVersion: SCHEMA_VERSION,
-              product: AGILE.product,
-              tariff: AGILE.tariff,
-              by: 'predbat-test',
-              force: true,
-            }),
-            { timeout: 5_000 },
-          )
+          .request(refreshSubject(AGILE.product, AGILE.tariff), refreshBody(AGILE, 'predbat-test', true), {
+            timeout: 5_000,
+          })
           .catch(() => undefined);
         return Date.parse(createdOf(dir, path)) >= later;
       },

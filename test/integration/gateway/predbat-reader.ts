@@ -1,7 +1,4 @@
-import { spawnSync } from 'node:child_process';
-
-/** Debian's python3 (with python3-yaml); PYTHON overrides. */
-const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+import { PYYAML_SAME, runPython } from '@ratebus/fixtures';
 
 /**
  * The reader, from the documented format only: key = sha256(url)[:16]; `.meta` is JSON with format "yaml",
@@ -9,25 +6,9 @@ const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
  * the value with `json.loads` of upstream's JSON for the URL, types included (a timestamp loaded as a
  * datetime, or a number loaded as a string, is a difference).
  */
-const READER_PY = String.raw`
+const READER_PY = `
 import datetime, hashlib, json, os, sys
-try:
-    import yaml
-except ImportError:
-    sys.stderr.write("PyYAML is missing: install python3-yaml\n")
-    sys.exit(3)
-
-def same(a, b):
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a.keys()) == list(b.keys()) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, float):
-        return repr(a) == repr(b)
-    return a == b
-
+${PYYAML_SAME}
 req = json.load(sys.stdin)
 out = []
 for e in req["entries"]:
@@ -65,14 +46,7 @@ export interface Read {
 }
 
 export function readWithPython(dir: string, entries: Array<{ url: string; json: string }>): Read[] {
-  const r = spawnSync(PYTHON, ['-c', READER_PY], {
-    input: JSON.stringify({ dir, entries }),
-    encoding: 'utf8',
-  });
-  if (r.error) throw new Error(`cannot run ${PYTHON} (install python3 and python3-yaml): ${r.error.message}`);
-  if (r.status === 3) throw new Error(`${PYTHON} has no PyYAML: install python3-yaml`);
-  if (r.status !== 0) throw new Error(`the Python reader failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as Read[];
+  return runPython(READER_PY, { dir, entries }) as Read[];
 }
 
 /** What upstream (the simulator at `simUrl`) gives PredBat for a URL: the product object, or ≤ 3 pages of results. */

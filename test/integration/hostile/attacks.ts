@@ -6,6 +6,7 @@ import {
   PermissionViolationError,
   TimeoutError,
 } from '@nats-io/transport-node';
+import { isViolation, refreshBody } from '@ratebus/fixtures';
 import {
   BUCKETS,
   type BucketRole,
@@ -17,7 +18,7 @@ import {
   type TariffRef,
   tariffRef,
 } from '@ratebus/schema';
-import { isJsCode, isViolation, JS_CODES, rollup } from '../nats-security/roles.js';
+import { isJsCode, JS_CODES, rollup } from '../nats-security/roles.js';
 
 /**
  * The hostile pod's attacks, each once, shared by the hostile-pod suite (which asserts each refusal in a
@@ -234,14 +235,7 @@ export function floodRefresh(
 ): Promise<string[]> {
   return Promise.all(
     refs.map((ref) => {
-      const body = JSON.stringify({
-        type: 'refresh-request',
-        schemaVersion: SCHEMA_VERSION,
-        product: ref.product,
-        tariff: ref.tariff,
-        by,
-        force: true,
-      });
+      const body = refreshBody(ref, by, true);
       return nc.request(refreshSubject(ref.product, ref.tariff), body, { timeout: timeoutMs }).then(
         (m) => m.headers?.get(ERROR_CODE_HEADER) || 'answered',
         (e: unknown) => outcomeOf(e),

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
 import { BUCKET_LIMITS } from '@ratebus/fetcher';
+import { type FetcherProcess, startFetcher } from '@ratebus/fixtures';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import { BUCKETS, type BucketRole, rateKey, type TariffRef, tariffRef } from '@ratebus/schema';
-import { check, ManagedProcess, NatsServer } from '@ratebus/testkit';
+import { check, freePort, NatsServer } from '@ratebus/testkit';
 import { scheduledWaitMs } from '../../e2e/bus.js';
 import { accountsConfig, connectAs, PASSWORDS, ROLE_ENV, type Role } from '../nats-security/roles.js';
 import { bucketOf } from './attacks.js';
@@ -22,8 +22,6 @@ import { bucketOf } from './attacks.js';
  * pod user) holding the tariffs. Each attack family gets its own file and its own fleet; every file ends with
  * {@link Fleet.assertUnharmed}.
  */
-
-const FETCHER = fileURLToPath(new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url));
 
 /** Configured: fetched whatever pods ask. */
 export const CONFIGURED: readonly TariffRef[] = [tariffRef('AGILE-24-10-01', 'E-1R-AGILE-24-10-01-C')];
@@ -51,7 +49,7 @@ export class Fleet {
   private constructor(
     readonly ns: NatsServer,
     readonly sim: Simulator,
-    private readonly fetcher: ManagedProcess,
+    readonly fetcher: FetcherProcess,
     private readonly dir: string,
   ) {}
 
@@ -66,20 +64,13 @@ export class Fleet {
       `tariffs:\n${CONFIGURED.map((t) => `  - { product: ${t.product}, tariff: ${t.tariff} }\n`).join('')}` +
         'lease:\n  durationMs: 5000\n  renewDeadlineMs: 3000\n  retryPeriodMs: 500\n',
     );
-    const fetcher = await ManagedProcess.start({
-      name: `fetcher-${o.label}`,
-      command: process.execPath,
-      args: [FETCHER],
-      env: {
-        ...process.env,
-        NATS_URL: ns.url,
-        NATS_USER: 'fetcher',
-        NATS_PASSWORD: PASSWORDS.fetcher,
-        RATEBUS_CONFIG: config,
-        OCTOPUS_BASE_URL: sim.url,
-        METRICS_PORT: '0',
-        FETCHER_ID: `hostile-${o.label}`,
-      },
+    const fetcher = await startFetcher({
+      id: `hostile-${o.label}`,
+      natsUrl: ns.url,
+      credentials: { user: 'fetcher', pass: PASSWORDS.fetcher },
+      config,
+      upstream: sim.url,
+      metricsPort: await freePort(),
     });
     const fleet = new Fleet(ns, sim, fetcher, dir);
     try {

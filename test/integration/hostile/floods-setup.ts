@@ -6,17 +6,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { RateClient } from '@ratebus/client';
+import { type FetcherProcess, startFetcher } from '@ratebus/fixtures';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import { BUCKETS, type RatebusConfigInput, type TariffRef, tariffRef } from '@ratebus/schema';
-import { check, freePort, ManagedProcess, NatsServer } from '@ratebus/testkit';
+import { check, freePort, NatsServer } from '@ratebus/testkit';
 import { stringify } from 'yaml';
 import { accountsConfig, connectAs, PASSWORDS, ROLE_ENV } from '../nats-security/roles.js';
-
-const MAIN = fileURLToPath(new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url));
 
 /** The tariffs every fetcher of the rig is configured with (all exist in the simulator). */
 export const CONFIGURED: readonly TariffRef[] = [
@@ -44,7 +42,7 @@ export const LIMITS = {
 export interface FloodRig {
   ns: NatsServer;
   sim: Simulator;
-  fetcher: ManagedProcess;
+  fetcher: FetcherProcess;
   metricsUrl: string;
   /** Honest pods: each holds every configured tariff. */
   pods: RateClient[];
@@ -82,20 +80,13 @@ export async function startFloodRig(
     const configPath = join(dir, 'ratebus.yaml');
     writeFileSync(configPath, stringify(config));
     const port = await freePort();
-    const fetcher = await ManagedProcess.start({
-      name: 'fetcher floods',
-      command: process.execPath,
-      args: [MAIN],
-      env: {
-        ...process.env,
-        NATS_URL: ns.url,
-        NATS_USER: 'fetcher',
-        NATS_PASSWORD: PASSWORDS.fetcher,
-        RATEBUS_CONFIG: configPath,
-        METRICS_PORT: String(port),
-        FETCHER_ID: 'fetcher-floods',
-        LOG_LEVEL: 'warn',
-      },
+    const fetcher = await startFetcher({
+      id: 'fetcher-floods',
+      natsUrl: ns.url,
+      credentials: { user: 'fetcher', pass: PASSWORDS.fetcher },
+      config: configPath,
+      metricsPort: port,
+      logLevel: 'warn',
     });
     cleanup.push(() => fetcher.stop(5_000));
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
@@ -123,16 +114,7 @@ export async function startFloodRig(
       inspector,
       bucket: (name) =>
         check(() => new Kvm(inspector).open(name, { allow_direct: true }), { name: `bucket ${name}` }),
-      async metrics() {
-        const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
-        const out = new Map<string, number>();
-        for (const line of text.split('\n')) {
-          if (line.startsWith('#') || line.trim() === '') continue;
-          const at = line.lastIndexOf(' ');
-          out.set(line.slice(0, at), Number(line.slice(at + 1)));
-        }
-        return out;
-      },
+      metrics: () => fetcher.metrics(),
       close,
     };
   } catch (e) {

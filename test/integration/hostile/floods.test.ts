@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { MAX_TARIFFS } from '@ratebus/fetcher';
+import { refreshBody } from '@ratebus/fixtures';
 import {
   BUCKETS,
   ERROR_CODE_HEADER,
@@ -187,15 +188,9 @@ describe('Floods: a pod cannot starve honest pods of the fetcher', function () {
     const replies = await Promise.all(
       Array.from({ length: 400 }, (_, i) => {
         const t = targets[i % targets.length] as TariffRef;
-        const body = JSON.stringify({
-          type: 'refresh-request',
-          schemaVersion: 1,
-          product: t.product,
-          tariff: t.tariff,
-          by: 'pod-hostile',
-          force: true,
+        return rig.hostile.request(refreshSubject(t.product, t.tariff), refreshBody(t, 'pod-hostile', true), {
+          timeout: 60_000,
         });
-        return rig.hostile.request(refreshSubject(t.product, t.tariff), body, { timeout: 60_000 });
       }),
     );
     const codes = new Map<string, number>();

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { isViolation } from '@ratebus/fixtures';
 import { BUCKETS, LEASE_KEY, ratesSubject } from '@ratebus/schema';
-import { isViolation, rollup } from '../nats-security/roles.js';
+import { rollup } from '../nats-security/roles.js';
 import { ATTACKS, refusedAs } from './attacks.js';
 import { ALL_TARIFFS, BY_INTEREST, CONFIGURED, Fleet, keyOf } from './fleet.js';
 

@@ -69,8 +69,13 @@ describe('Hostile pod: interest', function () {
   it("bounds deleting another pod's interest: an honest pod declares it again at its next renewal", async () => {
     const interest = await Fleet.bucket(evil, 'interest');
     const key = keyOf(BY_INTEREST[1] ?? assert.fail());
+    const before = anomalies(await fleet.fetcher.metrics(), 'deleted');
     const deleted = await ATTACKS.interestDeleteOther.run(at(BY_INTEREST[1])).then(() => interest.get(key));
     assert.notEqual(deleted?.operation, 'PUT', 'the shared pod user may delete (not expressible in NATS)');
+    // Not refused, but counted: no honest pod deletes interest, and expiry leaves no marker.
+    await check(async () => anomalies(await fleet.fetcher.metrics(), 'deleted') === before + 1, {
+      name: 'the delete counted',
+    });
     await check(async () => (await interest.get(key))?.operation === 'PUT', {
       name: 'interest declared again',
       timeout: 20 * RENEW_MS,
@@ -83,8 +88,12 @@ describe('Hostile pod: interest', function () {
     const t = BY_INTEREST[0] ?? assert.fail();
     const key = keyOf(t);
     // The put's revision, not a read after it: an honest pod may already have rewritten the entry by then.
+    const before = anomalies(await fleet.fetcher.metrics(), 'invalid');
     const forged = await ATTACKS.interestOverwriteOther.run(at(t));
     assert.equal(typeof forged, 'number', 'the shared pod user may overwrite');
+    await check(async () => anomalies(await fleet.fetcher.metrics(), 'invalid') === before + 1, {
+      name: 'the invalid entry counted',
+    });
     // The fetcher ignores an invalid entry; the honest pods must not take it for their own recent renewal.
     await check(
       async () => {
@@ -109,3 +118,8 @@ describe('Hostile pod: interest', function () {
     await fleet.assertUnharmed();
   });
 });
+
+/** `ratebus_interest_anomalies_total{kind}` of the fetcher (0 before the first). */
+function anomalies(metrics: Map<string, number>, kind: string): number {
+  return metrics.get(`ratebus_interest_anomalies_total{kind="${kind}"}`) ?? 0;
+}

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { isViolation } from '@ratebus/fixtures';
 import { BUCKETS } from '@ratebus/schema';
-import { isViolation } from '../nats-security/roles.js';
 import { ATTACKS, refusedAs } from './attacks.js';
 import { BY_INTEREST, CONFIGURED, Fleet, keyOf } from './fleet.js';
 

@@ -4,7 +4,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { openBuckets } from '@ratebus/fetcher';
 import { BUCKETS, RatebusConfigSchema } from '@ratebus/schema';
-import { NatsCluster } from '@ratebus/testkit';
+import { check, NatsCluster } from '@ratebus/testkit';
 import { accountsConfig, connectAs, ROLE_ENV } from './roles.js';
 
 /** What `RATEBUS_REPLICAS=3` makes the fetcher do in the compose cluster. */
@@ -34,7 +34,12 @@ describe('NATS security: a 3-node cluster with the ratebus accounts', function (
     for (const kv of Object.values(buckets)) assert.equal((await kv.status()).replicas, REPLICAS);
     const kvm = new Kvm(jetstream(fetcher, { timeout: 5_000 }));
     const rates = await kvm.open(BUCKETS.rates);
-    await rates.put('AGILE-24-10-01.E-1R-AGILE-24-10-01-C', 'doc');
+    // A new R3 stream may answer "no responders" until its leader is elected (seen on 2.15.1).
+    await check(async () => rates.put('AGILE-24-10-01.E-1R-AGILE-24-10-01-C', 'doc'), {
+      timeout: 10_000,
+      interval: 100,
+      name: 'first put',
+    });
 
     const jsm = await jetstreamManager(fetcher);
     const info = await jsm.streams.info(`KV_${BUCKETS.rates}`);

@@ -9,9 +9,10 @@ import {
   NoRespondersError,
   PermissionViolationError,
 } from '@nats-io/transport-node';
+import { collectViolations, isViolation } from '@ratebus/fixtures';
 import { BUCKETS, LEASE_KEY, rateKey, ratesSubject, refreshSubject, SUBJECTS } from '@ratebus/schema';
 import { check, NatsServer } from '@ratebus/testkit';
-import { accountsConfig, collectViolations, connectAs, isViolation, PASSWORDS, ROLE_ENV } from './roles.js';
+import { accountsConfig, connectAs, PASSWORDS, ROLE_ENV } from './roles.js';
 
 const PRODUCT = 'AGILE-24-10-01';
 const TARIFF = 'E-1R-AGILE-24-10-01-C';

@@ -3,13 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JetStreamApiError, jetstream } from '@nats-io/jetstream';
-import {
-  type ConnectionOptions,
-  connect,
-  headers,
-  type NatsConnection,
-  PermissionViolationError,
-} from '@nats-io/transport-node';
+import { type ConnectionOptions, connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { INBOX_PREFIXES } from '@ratebus/schema';
 import { natsServerVersion } from '@ratebus/testkit';
 
@@ -73,38 +67,6 @@ export function connectAs(
     ...options,
     ...(inboxPrefix ? { inboxPrefix } : {}),
   });
-}
-
-/** Collects the permission violations the server reports on a connection (async `-ERR`s via `status()`). */
-export function collectViolations(nc: NatsConnection): PermissionViolationError[] {
-  const seen: PermissionViolationError[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'error' && s.error instanceof PermissionViolationError) seen.push(s.error);
-    }
-  })().catch(() => {
-    // the iterator ends with the connection; nothing to report
-  });
-  return seen;
-}
-
-/**
- * True when `e` (or one of its causes) is the server refusing `subject` to this user. Used with
- * `assert.rejects`, so a rejection for any other reason (timeout, missing stream) fails the test.
- */
-export function isViolation(subject: string | RegExp, operation: 'publish' | 'subscription' = 'publish') {
-  return (e: unknown): boolean => {
-    for (let cur: unknown = e; cur instanceof Error; cur = cur.cause) {
-      if (
-        cur instanceof PermissionViolationError &&
-        cur.operation === operation &&
-        (typeof subject === 'string' ? cur.subject === subject : subject.test(cur.subject))
-      ) {
-        return true;
-      }
-    }
-    throw new Error(`expected a ${operation} permission violation for ${String(subject)}`, { cause: e });
-  };
 }
 
 /** nats-server's JetStream API error codes that limits answer with (nats-server's server/errors.json). */

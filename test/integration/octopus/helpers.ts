@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { OctopusClient, type OctopusClientOptions } from '@ratebus/octopus';
-import type { Simulator } from '@ratebus/octopus-sim';
+import { type SimOptions, type Simulator, startSimulator } from '@ratebus/octopus-sim';
 
 /** Fast but realistic retry settings for tests: 4 attempts, 10 ms → 1.5 s backoff, 2 s timeouts. */
 export const FAST = { maxAttempts: 4, backoff: { baseMs: 10, maxMs: 1_500 }, timeoutMs: 2_000 } as const;
@@ -38,4 +38,17 @@ export async function admin(sim: Simulator, method: 'POST' | 'DELETE', path: str
   if (!res.ok) throw new Error(`sim admin ${method} ${path} → ${res.status}: ${await res.text()}`);
   const text = await res.text();
   return text ? (JSON.parse(text) as unknown) : null;
+}
+
+/** Starts a simulator before the enclosing suite's tests and closes it after them; faults are cleared after each test. */
+export function suiteSimulator(opts: SimOptions): { readonly sim: Simulator } {
+  const world = {} as { sim: Simulator };
+  before(async () => {
+    world.sim = await startSimulator(opts);
+  });
+  afterEach(() => world.sim?.faults.clear());
+  after(async () => {
+    await world.sim?.close();
+  });
+  return world;
 }

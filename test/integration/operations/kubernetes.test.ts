@@ -7,7 +7,7 @@ import {
   ENV_VARS as FETCHER_ENV_VARS,
   LIMIT_ENV_VARS,
   loadConfig as loadFetcherConfig,
-  startHttpServer,
+  startProbesServer,
 } from '@ratebus/fetcher';
 import { ENV_VARS as GATEWAY_ENV_VARS, loadConfig as loadGatewayConfig, matchRoute } from '@ratebus/gateway';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
@@ -36,11 +36,14 @@ const LEFT_DEFAULT: Record<'fetcher' | 'gateway', Record<string, string>> = {
   },
   gateway: {
     NATS_CREDS: 'user and password from the Secret instead',
+    NATS_TOKEN: 'user and password from the Secret instead',
     OCTOPUS_SIM_CLOCK: 'demos and benchmarks only',
     PREDBAT_TARIFFS: "discovered from PredBat's own .meta files in the shared cache",
     PREDBAT_SCAN_INTERVAL_MS: 'the default 30 s is well inside PredBat’s 10-minute re-read',
     PREDBAT_FLUX_IMPORT_PRODUCT: 'the default FLUX-IMPORT product',
     SYNC: "the default tariffs: a sidecar holds only its pod's tariffs",
+    RESYNC_INTERVAL_MS:
+      "the client's default confirmation poll (60 s ± 25 %): a real clock, not a sped-up one",
   },
 };
 
@@ -227,7 +230,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.ok(c.livenessProbe && c.readinessProbe, 'liveness and readiness probes');
     assert.equal(c.livenessProbe.httpGet?.path, '/livez', 'liveness never looks at NATS');
     assert.equal(c.readinessProbe.httpGet?.path, '/readyz');
-    const http = await startHttpServer({
+    const http = await startProbesServer({
       port: 0,
       registry: createMetrics({ defaultMetrics: false }).registry,
       live: () => ({ ok: true, detail: {} }),
@@ -257,7 +260,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     const env = envOf(all, gw, 'predbat-0', PASSWORD);
     checkEnvCoverage('gateway', env, GATEWAY_ENV_VARS);
     const config = loadGatewayConfig(env);
-    assert.deepEqual(config.natsAuth, { kind: 'user', user: 'gateway', pass: PASSWORD });
+    assert.deepEqual(config.nats.auth, { kind: 'user', user: 'gateway', password: PASSWORD });
     const gwSecret = gw.env?.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom?.secretKeyRef?.name;
     assert.equal(gwSecret, 'ratebus-nats-gateway', 'the gateway role, not the fetcher one');
 

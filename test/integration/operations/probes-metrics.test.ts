@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type FetcherProcess, type ServiceProcess, startFetcher, startGateway } from '@ratebus/fixtures';
 import { type Simulator, startSimulator } from '@ratebus/octopus-sim';
 import {
   BUCKETS,
@@ -15,7 +16,7 @@ import {
   RatesDocumentSchema,
   rateKey,
 } from '@ratebus/schema';
-import { check, freePort, ManagedProcess, NatsServer } from '@ratebus/testkit';
+import { check, freePort, NatsServer } from '@ratebus/testkit';
 import { scheduledWaitMs } from '../../e2e/bus.js';
 import { sample } from './prom.js';
 
@@ -25,8 +26,6 @@ import { sample } from './prom.js';
  * recovers — and the operational metrics with their values checked against what is in KV.
  */
 
-const FETCHER = fileURLToPath(new URL('../../../../services/fetcher/dist/src/main.js', import.meta.url));
-const GATEWAY = fileURLToPath(new URL('../../../../services/gateway/dist/src/main.js', import.meta.url));
 const ROOT_PACKAGE = fileURLToPath(new URL('../../../../package.json', import.meta.url));
 const PRODUCT = 'AGILE-24-10-01';
 const TARIFF = 'E-1R-AGILE-24-10-01-C';
@@ -38,8 +37,8 @@ describe('Operating it: probes and metrics of the real processes', function () {
   let ns: NatsServer;
   let admin: NatsConnection;
   let dir: string;
-  let fetcher: ManagedProcess | undefined;
-  let gateway: ManagedProcess | undefined;
+  let fetcher: FetcherProcess | undefined;
+  let gateway: ServiceProcess | undefined;
   let fetcherBase: string;
   let gatewayBase: string;
 
@@ -59,19 +58,13 @@ describe('Operating it: probes and metrics of the real processes', function () {
     const [fetcherPort, gatewayPort] = await Promise.all([freePort(), freePort()]);
     fetcherBase = `http://127.0.0.1:${fetcherPort}`;
     gatewayBase = `http://127.0.0.1:${gatewayPort}`;
-    fetcher = await ManagedProcess.start({
-      name: 'fetcher',
-      command: process.execPath,
-      args: [FETCHER],
-      env: {
-        ...process.env,
-        NATS_URL: ns.url,
-        RATEBUS_CONFIG: config,
-        OCTOPUS_BASE_URL: sim.url,
-        METRICS_PORT: String(fetcherPort),
-        FETCHER_ID: 'ops-1',
-        NATS_PING_INTERVAL_MS: '1000',
-      },
+    fetcher = await startFetcher({
+      id: 'ops-1',
+      natsUrl: ns.url,
+      config,
+      upstream: sim.url,
+      metricsPort: fetcherPort,
+      env: { NATS_PING_INTERVAL_MS: '1000' },
     });
     admin = await connect({ servers: ns.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     // The gateway binds to buckets the fetcher creates.
@@ -79,16 +72,12 @@ describe('Operating it: probes and metrics of the real processes', function () {
       name: 'fetcher ready',
       timeout: 20_000,
     });
-    gateway = await ManagedProcess.start({
-      name: 'gateway',
-      command: process.execPath,
-      args: [GATEWAY],
+    gateway = await startGateway({
+      natsUrl: ns.url,
+      port: gatewayPort,
+      upstream: sim.url,
       env: {
-        ...process.env,
-        NATS_URL: ns.url,
-        PORT: String(gatewayPort),
         CACHE_DIR: join(dir, 'cache'),
-        UPSTREAM_ORIGIN: sim.url,
         // The whole-bucket mirror: the rejection test writes a tariff this gateway was never asked for.
         SYNC: 'bucket',
       },

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { createBuckets, makeDoc, publish } from '@ratebus/fixtures';
 import { NatsServer } from '@ratebus/testkit';
-import { createBuckets, makeDoc, publish } from '../gateway/docs.js';
 
 /**
  * `@ratebus/client` as someone else gets it: `npm pack` of the client and the packages it depends on, an
@@ -98,6 +98,7 @@ describe('@ratebus/client packed, installed into an empty project, used from Jav
     ns = await NatsServer.start();
     admin = await connect({ servers: ns.url });
     const doc = makeDoc(PRODUCT, TARIFF, {
+      slots: 150,
       end: `${new Date(Date.now() + 86_400_000).toISOString().slice(0, 13)}:00:00Z`,
     });
     await publish(await createBuckets(admin), doc);

@@ -1,11 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
-import { isCasLoss } from '@ratebus/bus';
+import {
+  type CampaignStep,
+  type Fence,
+  isCasLoss,
+  LeaseCandidate,
+  type LeaseEndReason,
+  LeaseTerm,
+} from '@ratebus/bus';
 import { LEASE_KEY } from '@ratebus/schema';
 import type { Logger } from 'pino';
 import { NotLeaderError } from '../errors.js';
-import type { Fence } from '../worker/types.js';
-import { errorKind, leaseValue, readLease, withTerm } from './value.js';
+import { errorKind, leaseValue, withTerm } from './value.js';
 import { verifyLeaseBucket } from './verify.js';
 
 /** Upper bound of one lease request (JetStream timeout), ms. */
@@ -14,7 +19,7 @@ export const DEFAULT_LEASE_REQUEST_TIMEOUT_MS = 2_000;
 export const CAMPAIGN_JITTER = 0.2;
 
 /** Why a leader stopped leading. */
-export type DeposedReason = 'deadline-passed' | 'lease-lost' | 'stopped' | 'resigned';
+export type DeposedReason = LeaseEndReason;
 
 /** Outcome of one renew, for metrics. */
 export type RenewOutcome = 'ok' | 'adopted' | 'conflict' | 'error';
@@ -54,29 +59,10 @@ export interface LeaderElectorOptions {
   random?: () => number;
 }
 
-interface Candidate {
-  readonly nonce: string;
-  readonly value: string;
-  /** Send time of the first create whose outcome is unknown (timeout, dropped connection), or null. */
-  unknownSince: number | null;
-}
-
 interface Term {
-  readonly term: number;
-  readonly nonce: string;
-  readonly value: string;
-  /** Revision of our latest write of the lease key. */
-  rev: number;
-  /** performance.now() at the SEND of the last renew known to have succeeded. */
-  lastOkSend: number;
-  /** Send time of the first renew since `lastOkSend` whose outcome is unknown, or null. */
-  unknownSince: number | null;
-  readonly controller: AbortController;
-  readonly fence: Fence;
-  deadlineTimer: NodeJS.Timeout | null;
+  readonly lease: LeaseTerm;
   graceTimer: NodeJS.Timeout | null;
   announced: boolean;
-  deposed: DeposedReason | null;
 }
 
 export type ElectorState = 'idle' | 'candidate' | 'leader' | 'stopped';
@@ -84,16 +70,15 @@ export type ElectorState = 'idle' | 'candidate' | 'leader' | 'stopped';
 const now = () => performance.now();
 
 /**
- * Lease election on a NATS KV key (nats-server 2.9 compatible), after k8s client-go's leaderelection:
- * candidates read the key every retry period; they `create()` it when it is absent or deleted, and take it
- * over with a CAS `update()` once they have seen the same revision for `durationMs` (measured on their own
- * monotonic clock from the first read that returned it, like client-go's observedTime). The revision of that
- * winning write is the fencing term. The leader renews with a CAS `update()` every retry period and stops on
- * its own monotonic deadline (`renewDeadlineMs` after the send time of its last good renew), which always
- * comes before anyone can take over: that needs the revision unchanged for `durationMs` after it was stored,
- * which is after it was sent. The bucket has no TTL (see verify.ts). An ambiguous renew (timeout, then
- * "wrong last sequence") is resolved by re-reading the per-term nonce. `release()` deletes the key so a
- * candidate's next `create()` wins at once.
+ * Lease election on a NATS KV key (nats-server 2.9 compatible), after k8s client-go's leaderelection, on the
+ * lease core of `@ratebus/bus`: candidates read the key every retry period; they `create()` it when it is
+ * absent or deleted, and take it over with a CAS `update()` once they have seen the same revision for
+ * `durationMs` (`LeaseCandidate`). The revision of that winning write is the fencing term. The leader renews
+ * with a CAS `update()` every retry period and stops on its own monotonic deadline (`renewDeadlineMs` after
+ * the send time of its last good renew), which always comes before anyone can take over: that needs the
+ * revision unchanged for `durationMs` after it was stored, which is after it was sent (`LeaseTerm`). The
+ * bucket has no TTL (see verify.ts). Ambiguous writes are resolved by re-reading the per-term nonce.
+ * `release()` deletes the key so a candidate's next `create()` wins at once.
  */
 export class LeaderElector implements AsyncDisposable {
   private readonly kv: KV;
@@ -101,20 +86,15 @@ export class LeaderElector implements AsyncDisposable {
   private readonly opts: LeaderElectorOptions;
   private readonly requestTimeoutMs: number;
   private readonly random: () => number;
+  private readonly candidate: LeaseCandidate;
   private started = false;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
-  private candidate: Candidate | null = null;
   private current: Term | null = null;
-  /** Our latest known write of the key in our latest term, kept after stop so release() can delete it. */
-  private held: { term: number; rev: number } | null = null;
+  /** Our latest term, kept after it ended so release() can delete its last write. */
+  private held: LeaseTerm | null = null;
   private lastCampaignWarn = 0;
-  /**
-   * The held key as this candidate first read it (revision and value: a server that lost writes can hand a
-   * revision number out again, with another value), and when that read returned (monotonic ms).
-   */
-  private observed: { rev: number; value: string; at: number } | null = null;
 
   constructor(opts: LeaderElectorOptions) {
     this.opts = opts;
@@ -124,6 +104,13 @@ export class LeaderElector implements AsyncDisposable {
       opts.requestTimeoutMs ??
       Math.min(DEFAULT_LEASE_REQUEST_TIMEOUT_MS, Math.floor(opts.renewDeadlineMs / 2));
     this.random = opts.random ?? Math.random;
+    this.candidate = new LeaseCandidate({
+      kv: this.kv,
+      key: this.key,
+      claimValue: (nonce) => leaseValue(opts.holder, nonce, new Date(), opts.durationMs),
+      durationMs: () => opts.durationMs,
+      deadlineMs: opts.renewDeadlineMs,
+    });
   }
 
   get state(): ElectorState {
@@ -134,13 +121,12 @@ export class LeaderElector implements AsyncDisposable {
 
   /** The term being led, or null. */
   get term(): number | null {
-    return this.current?.term ?? null;
+    return this.current?.lease.term ?? null;
   }
 
   /** True while leading and within the renew deadline. */
   get leading(): boolean {
-    const t = this.current;
-    return t !== null && !t.controller.signal.aborted && now() - t.lastOkSend <= this.opts.renewDeadlineMs;
+    return this.current?.lease.leading ?? false;
   }
 
   /** Verifies the bucket's TTL (throws BucketMismatchError) and starts campaigning. */
@@ -170,7 +156,7 @@ export class LeaderElector implements AsyncDisposable {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.current) this.stepDown(this.current, 'stopped');
+    this.current?.lease.end('stopped');
     while (this.inFlight !== null) await this.inFlight;
   }
 
@@ -182,17 +168,18 @@ export class LeaderElector implements AsyncDisposable {
    */
   async resign(term: number): Promise<void> {
     const t = this.current;
-    if (this.stopped || !t || t.term !== term) return;
-    this.stepDown(t, 'resigned');
-    const held = this.held;
-    if (held?.term !== term) return;
+    if (this.stopped || !t || t.lease.term !== term) return;
+    if (this.held !== t.lease) {
+      t.lease.end('resigned');
+      return;
+    }
     this.held = null;
-    try {
-      // A renew in flight that lands after this sees the term deposed and deletes its own revision.
-      await this.kv.delete(this.key, { previousSeq: held.rev });
+    // A renew in flight that lands after this sees the term ended and deletes its own revision.
+    const r = await t.lease.release('resigned');
+    if (r.kind === 'released') {
       this.opts.logger.info({ event: 'lease-released', term }, `lease released term=${term} (resigned)`);
-    } catch (e) {
-      this.opts.logger.info({ term, err: e }, 'resigned; the lease was not deleted and will lapse');
+    } else if (r.kind === 'failed') {
+      this.opts.logger.info({ term, err: r.error }, 'resigned; the lease was not deleted and will lapse');
     }
   }
 
@@ -202,15 +189,13 @@ export class LeaderElector implements AsyncDisposable {
     const held = this.held;
     this.held = null;
     if (!held) return;
-    try {
-      await this.kv.delete(this.key, { previousSeq: held.rev });
+    const r = await held.release('stopped');
+    if (r.kind === 'released') {
       this.opts.logger.info({ event: 'lease-released', term: held.term }, `lease released term=${held.term}`);
-    } catch (e) {
-      if (isCasLoss(e)) {
-        this.opts.logger.info({ term: held.term }, 'lease was no longer ours; nothing to release');
-      } else {
-        this.opts.logger.warn({ term: held.term, err: e }, 'lease release failed; it will lapse');
-      }
+    } else if (r.kind === 'failed' && isCasLoss(r.error)) {
+      this.opts.logger.info({ term: held.term }, 'lease was no longer ours; nothing to release');
+    } else if (r.kind === 'failed') {
+      this.opts.logger.warn({ term: held.term, err: r.error }, 'lease release failed; it will lapse');
     }
   }
 
@@ -252,75 +237,20 @@ export class LeaderElector implements AsyncDisposable {
   // --- candidate ----------------------------------------------------------------------------------------
 
   private async campaign(): Promise<void> {
-    if (!this.candidate) {
-      const nonce = randomUUID();
-      const value = leaseValue(this.opts.holder, nonce, new Date(), this.opts.durationMs);
-      this.candidate = { nonce, value, unknownSince: null };
-    }
-    const c = this.candidate;
-    if (c.unknownSince !== null) {
-      // An earlier write of ours may have landed: settle that before anything else.
-      await this.resolveUnknownCreate(c);
-      if (this.candidate !== c || c.unknownSince !== null) return;
-    }
-    let entry: Awaited<ReturnType<KV['get']>>;
-    try {
-      entry = await this.kv.get(this.key);
-    } catch (e) {
-      // Renews may have happened unseen meanwhile: watch again from the next read.
-      this.observed = null;
-      this.warnCampaign(e, 'lease read failed; retrying');
-      return;
-    }
-    if (entry?.operation !== 'PUT') {
-      this.observed = null;
-      await this.acquire(c, null);
-      return;
-    }
-    // Held, or left behind by a holder that died: only the same write, unchanged for a whole lease, is free.
-    const seenAt = now();
-    const o = this.observed;
-    const value = entry.string();
-    // A lower revision than one already seen is a lagging replica's answer (direct gets): ignore it, so it
-    // cannot restart the count. If the store really went back, the take-over CAS fails and resets it.
-    if (o && entry.revision < o.rev) return;
-    if (o?.rev !== entry.revision || o.value !== value) {
-      this.observed = { rev: entry.revision, value, at: seenAt };
-      return;
-    }
-    if (seenAt - o.at < this.opts.durationMs) return;
-    await this.acquire(c, entry.revision);
-  }
-
-  /** `create()` (expected null) or takes over the revision `expected` with a CAS `update()`. */
-  private async acquire(c: Candidate, expected: number | null): Promise<void> {
-    const sent = now();
-    let rev: number;
-    try {
-      rev =
-        expected === null
-          ? await this.kv.create(this.key, c.value)
-          : await this.kv.update(this.key, c.value, expected);
-    } catch (e) {
-      // "Wrong last sequence": someone else was quicker, the holder renewed, or our read was stale.
-      if (isCasLoss(e)) {
-        this.observed = null;
-        return;
-      }
-      // Timeout, no responders, closed connection ...: the write may or may not have been stored.
-      if (c.unknownSince === null) c.unknownSince = sent;
-      this.warnCampaign(e, 'lease campaign request failed; retrying');
-      return;
-    }
-    this.candidate = null;
-    this.observed = null;
-    if (expected !== null) {
+    const step = await this.candidate.campaign();
+    if (step.kind === 'read-failed') this.warnCampaign(step.error, 'lease read failed; retrying');
+    if (step.kind === 'write-failed')
+      this.warnCampaign(step.error, 'lease campaign request failed; retrying');
+    if (step.kind !== 'won') return;
+    if (step.how === 'taken-over') {
       this.opts.logger.info(
-        { previous: expected, durationMs: this.opts.durationMs },
+        { previous: step.previous, durationMs: this.opts.durationMs },
         'took over a lease left unrenewed for a whole lease duration',
       );
+    } else if (step.how === 'adopted') {
+      this.opts.logger.info({ term: step.rev }, 'an earlier ambiguous create of ours landed; adopting it');
     }
-    this.becomeLeader(rev, c, sent);
+    this.becomeLeader(step);
   }
 
   private warnCampaign(e: unknown, msg: string): void {
@@ -329,204 +259,97 @@ export class LeaderElector implements AsyncDisposable {
     this.opts.logger.warn({ err: e, kind: errorKind(e) }, msg);
   }
 
-  /** An earlier create or takeover timed out: was it stored? Settles `unknownSince` unless the read fails. */
-  private async resolveUnknownCreate(c: Candidate): Promise<void> {
-    let entry: Awaited<ReturnType<KV['get']>>;
-    try {
-      entry = await this.kv.get(this.key);
-    } catch {
-      return; // still unknown; next tick
-    }
-    const lease = readLease(entry);
-    const since = c.unknownSince;
-    if (!entry || !lease || lease.nonce !== c.nonce || since === null) {
-      // Not our nonce: our earlier write did not land (or a lagging replica does not show it yet). Campaign
-      // on with a new nonce, so that write can never be adopted later with a later send time.
-      this.candidate = null;
-      return;
-    }
-    this.candidate = null;
-    if (now() - since <= this.opts.renewDeadlineMs) {
-      this.opts.logger.info(
-        { term: entry.revision },
-        'an earlier ambiguous create of ours landed; adopting it',
-      );
-      // Nobody else writes our nonce and we never renewed it, so this revision is the winning write's.
-      this.becomeLeader(entry.revision, c, since);
-    } else {
-      // Too old to lead on safely: free it rather than leave everyone waiting a whole lease.
-      await this.kv.delete(this.key, { previousSeq: entry.revision }).catch(() => undefined);
-    }
-  }
-
-  private becomeLeader(rev: number, c: Candidate, sentAt: number): void {
+  private becomeLeader(won: Extract<CampaignStep, { kind: 'won' }>): void {
+    let t: Term | null = null;
+    const lease = new LeaseTerm(won, withTerm(won.claim.value, won.rev), {
+      kv: this.kv,
+      key: this.key,
+      deadlineMs: this.opts.renewDeadlineMs,
+      requestTimeoutMs: this.requestTimeoutMs,
+      endError: (term, reason) => new NotLeaderError(term, reason),
+      onEnd: (reason) => {
+        if (t) this.stepDown(t, reason);
+      },
+    });
+    this.held = lease;
     if (this.stopped) {
       // Won while shutting down: never announce, but let release() delete it.
-      this.held = { term: rev, rev };
+      lease.end('stopped');
       return;
     }
-    const controller = new AbortController();
-    const t: Term = {
-      term: rev,
-      nonce: c.nonce,
-      value: withTerm(c.value, rev),
-      rev,
-      lastOkSend: sentAt,
-      unknownSince: null,
-      controller,
-      fence: {
-        term: rev,
-        signal: controller.signal,
-        assertLeading: () => this.assertLeading(t),
-      },
-      deadlineTimer: null,
-      graceTimer: null,
-      announced: false,
-      deposed: null,
-    };
+    t = { lease, graceTimer: null, announced: false };
     this.current = t;
-    this.held = { term: rev, rev };
+    const term = lease.term;
     this.opts.logger.info(
-      { event: 'elected', term: rev, holder: this.opts.holder },
-      `leader elected term=${rev}`,
+      { event: 'elected', term, holder: this.opts.holder },
+      `leader elected term=${term}`,
     );
-    this.opts.observer?.leadership?.(true, rev);
-    this.armDeadline(t);
+    this.opts.observer?.leadership?.(true, term);
     const grace = this.opts.graceMs ?? 0;
-    if (grace > 0) t.graceTimer = setTimeout(() => this.announce(t), grace);
-    else this.announce(t);
+    const elected = t;
+    if (grace > 0) elected.graceTimer = setTimeout(() => this.announce(elected), grace);
+    else this.announce(elected);
   }
 
   private announce(t: Term): void {
     t.graceTimer = null;
-    if (t.deposed || this.current !== t) return;
-    if (!this.withinDeadline(t)) {
-      this.stepDown(t, 'deadline-passed');
+    if (t.lease.ended || this.current !== t) return;
+    if (!t.lease.withinDeadline()) {
+      t.lease.end('deadline-passed');
       return;
     }
     t.announced = true;
     try {
-      this.opts.onElected(t.fence);
+      this.opts.onElected(t.lease.fence);
     } catch (e) {
-      this.opts.logger.error({ err: e, term: t.term }, 'onElected threw');
+      this.opts.logger.error({ err: e, term: t.lease.term }, 'onElected threw');
     }
   }
 
   // --- leader -------------------------------------------------------------------------------------------
 
-  private withinDeadline(t: Term): boolean {
-    return now() - t.lastOkSend <= this.opts.renewDeadlineMs;
-  }
-
-  private assertLeading(t: Term): void {
-    if (!t.deposed && !this.withinDeadline(t)) this.stepDown(t, 'deadline-passed');
-    if (t.controller.signal.aborted) {
-      const reason: unknown = t.controller.signal.reason;
-      throw reason instanceof NotLeaderError ? reason : new NotLeaderError(t.term, 'aborted');
-    }
-  }
-
-  private armDeadline(t: Term): void {
-    if (t.deadlineTimer) clearTimeout(t.deadlineTimer);
-    const remaining = t.lastOkSend + this.opts.renewDeadlineMs - now();
-    t.deadlineTimer = setTimeout(() => {
-      t.deadlineTimer = null;
-      if (t.deposed) return;
-      if (this.withinDeadline(t)) this.armDeadline(t);
-      else this.stepDown(t, 'deadline-passed');
-    }, Math.max(0, remaining) + 1);
-  }
-
   private async renew(t: Term): Promise<void> {
-    const sent = now();
-    let rev: number;
-    try {
-      rev = await this.kv.update(this.key, t.value, t.rev, this.requestTimeoutMs);
-    } catch (e) {
-      const seconds = (now() - sent) / 1000;
-      if (t.deposed) return;
-      if (isCasLoss(e)) {
-        this.opts.observer?.renew?.('conflict', seconds, errorKind(e));
-        await this.resolveConflict(t);
-      } else {
-        // Transient (timeout, no responders during a stream-leader election, reconnecting): the write may
-        // have landed; keep trying until the deadline.
-        if (t.unknownSince === null) t.unknownSince = sent;
-        this.opts.observer?.renew?.('error', seconds, errorKind(e));
-        this.opts.logger.warn({ err: e, kind: errorKind(e), term: t.term }, 'lease renew failed; retrying');
+    const r = await t.lease.renew();
+    const term = t.lease.term;
+    const observer = this.opts.observer;
+    if (r.kind === 'ok') {
+      observer?.renew?.('ok', r.seconds);
+      // The renew landed after we gave up (deadline): nobody works under it, so it was freed for the others.
+      if (r.late !== null && r.late !== 'stopped') {
+        this.opts.logger.info({ term }, 'late renew after stepping down; deleting the lease');
       }
-      if (!t.deposed && !this.withinDeadline(t)) this.stepDown(t, 'deadline-passed');
-      return;
+    } else if (r.kind === 'error') {
+      // Transient (timeout, no responders during a stream-leader election, reconnecting): the write may
+      // have landed; the lease core keeps trying until the deadline.
+      observer?.renew?.('error', r.seconds, errorKind(r.error));
+      this.opts.logger.warn({ err: r.error, kind: errorKind(r.error), term }, 'lease renew failed; retrying');
+    } else if (r.kind === 'conflict') {
+      observer?.renew?.('conflict', r.seconds, errorKind(r.error));
+      if (r.resolved === 'adopted') {
+        observer?.renew?.('adopted', 0);
+        this.opts.logger.info({ term, rev: r.rev }, 'ambiguous renew was ours; adopted');
+      } else if (r.resolved === 'unread') {
+        this.opts.logger.warn({ err: r.readError, term }, 'cannot read the lease after a renew conflict');
+      }
     }
-    this.opts.observer?.renew?.('ok', (now() - sent) / 1000);
-    if (t.deposed === 'stopped') {
-      // Shutting down: remember the revision so release() can delete the key.
-      if (this.held?.term === t.term) this.held.rev = rev;
-      return;
-    }
-    if (t.deposed) {
-      // The renew landed after we gave up (deadline): nobody works under it, so free it for the others.
-      this.opts.logger.info({ term: t.term }, 'late renew after stepping down; deleting the lease');
-      await this.kv.delete(this.key, { previousSeq: rev }).catch(() => undefined);
-      return;
-    }
-    t.rev = rev;
-    t.lastOkSend = sent;
-    t.unknownSince = null;
-    if (this.held?.term === t.term) this.held.rev = rev;
-    this.armDeadline(t);
   }
 
-  /** A renew hit "wrong last sequence": either our own earlier (timed-out) renew landed, or we lost. */
-  private async resolveConflict(t: Term): Promise<void> {
-    let entry: Awaited<ReturnType<KV['get']>>;
-    try {
-      entry = await this.kv.get(this.key);
-    } catch (e) {
-      this.opts.logger.warn({ err: e, term: t.term }, 'cannot read the lease after a renew conflict');
-      return; // inconclusive; the deadline bounds how long we keep trying
-    }
-    if (t.deposed) return;
-    const lease = readLease(entry);
-    if (entry && lease?.nonce === t.nonce && entry.revision > t.rev) {
-      // Our ambiguous write was stored. It was sent no earlier than the first renew of unknown outcome.
-      t.rev = entry.revision;
-      if (t.unknownSince !== null) t.lastOkSend = Math.max(t.lastOkSend, t.unknownSince);
-      t.unknownSince = null;
-      if (this.held?.term === t.term) this.held.rev = entry.revision;
-      this.armDeadline(t);
-      this.opts.observer?.renew?.('adopted', 0);
-      this.opts.logger.info({ term: t.term, rev: entry.revision }, 'ambiguous renew was ours; adopted');
-      return;
-    }
-    if (!entry || !lease || lease.nonce !== t.nonce) {
-      // Someone else's write, or none. Even at a revision below ours: our CAS was refused, so the key is not
-      // at our revision, and a server that lost writes can renumber a take-over below it.
-      if (this.held?.term === t.term) this.held = null;
-      this.stepDown(t, 'lease-lost');
-    }
-    // Otherwise our own nonce at or below our revision (a stale read): keep trying until the deadline.
-  }
-
+  /** Called by the lease core once term `t` ended (its fence already aborted). */
   private stepDown(t: Term, reason: DeposedReason): void {
-    if (t.deposed) return;
-    t.deposed = reason;
     if (this.current === t) this.current = null;
-    if (t.deadlineTimer) clearTimeout(t.deadlineTimer);
     if (t.graceTimer) clearTimeout(t.graceTimer);
-    t.deadlineTimer = null;
     t.graceTimer = null;
-    t.controller.abort(new NotLeaderError(t.term, reason));
+    const term = t.lease.term;
     this.opts.logger.info(
-      { event: 'stepped-down', term: t.term, reason },
-      `stepped down term=${t.term} reason=${reason}`,
+      { event: 'stepped-down', term, reason },
+      `stepped down term=${term} reason=${reason}`,
     );
-    this.opts.observer?.leadership?.(false, t.term);
+    this.opts.observer?.leadership?.(false, term);
     if (t.announced) {
       try {
-        this.opts.onDeposed?.(reason, t.term);
+        this.opts.onDeposed?.(reason, term);
       } catch (e) {
-        this.opts.logger.error({ err: e, term: t.term }, 'onDeposed threw');
+        this.opts.logger.error({ err: e, term }, 'onDeposed threw');
       }
     }
   }

@@ -1,6 +1,5 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
-import type { KvEntry } from '@nats-io/kv';
-import { decode, type LeaseValue, LeaseValueSchema, SCHEMA_VERSION } from '@ratebus/schema';
+import { type LeaseValue, SCHEMA_VERSION } from '@ratebus/schema';
 
 /** The JSON written under the lease key for one term (the nonce is per term, not per write). */
 export function leaseValue(holder: string, nonce: string, acquiredAt: Date, durationMs: number): string {
@@ -18,13 +17,6 @@ export function leaseValue(holder: string, nonce: string, acquiredAt: Date, dura
 /** The same lease value with its term, once the winning revision is known (so `nats kv get` shows it). */
 export function withTerm(value: string, term: number): string {
   return JSON.stringify({ ...(JSON.parse(value) as LeaseValue), term });
-}
-
-/** The lease held in an entry, or null when the entry is a delete/purge marker or not a valid lease. */
-export function readLease(entry: KvEntry | null): LeaseValue | null {
-  if (entry?.operation !== 'PUT') return null;
-  const r = decode(LeaseValueSchema, 'LeaseValue', entry.value);
-  return r.ok ? r.value : null;
 }
 
 /** Short description of an error for logs and metric labels (class name and code, no message text). */
