@@ -112,9 +112,17 @@ describe('Fetcher election (processes)', function () {
     });
   }
 
-  /** A refresh request answered with a rates document (retried: no responders while nobody leads). */
-  const refresh = (nc: NatsConnection, t: { product: string; tariff: string }, timeout = 20_000) =>
-    refreshUntilAnswered(nc, t, { by: 'test', timeoutMs: timeout, requestTimeoutMs: 2_000 });
+  /**
+   * A refresh request answered with a rates document (retried: no responders while nobody leads). Each
+   * request waits `requestTimeoutMs`: while a stopped process is still in the responders' queue group, the
+   * server hands it a share of the requests, each of which times out.
+   */
+  const refresh = (
+    nc: NatsConnection,
+    t: { product: string; tariff: string },
+    timeout = 20_000,
+    requestTimeoutMs = 2_000,
+  ) => refreshUntilAnswered(nc, t, { by: 'test', timeoutMs: timeout, requestTimeoutMs });
 
   const leaders = () => fetchers.filter((f) => f.leadingTerm() !== null);
   async function waitLeader(among: Fetcher[], timeout = 15_000): Promise<Fetcher> {
@@ -259,7 +267,9 @@ describe('Fetcher election (processes)', function () {
       const next = await waitLeader([other], DURATION + 2 * RETRY + 5_000);
       const newTerm = next.leadingTerm() as number;
       assert.ok(oldTerm !== null && newTerm > oldTerm);
-      await refresh(nc, freshTariff());
+      // The stopped leader's refresh subscription lives on until the server drops its connection, so it
+      // takes about half of these requests: short waits, many tries (a CI run once got no answer in 20 s of 2 s tries).
+      await refresh(nc, freshTariff(), 30_000, 500);
 
       const resumedAt = Date.now();
       old.proc.resume();
