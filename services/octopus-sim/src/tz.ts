@@ -1,23 +1,14 @@
 /**
- * Europe/London arithmetic with Intl only (no tz library). London's offset is always 0 or +1 h, which keeps
- * local → UTC conversion to two candidates. Deliberately not shared with `@ratebus/octopus`'s `uk-time.ts`:
- * the simulator is the oracle the gateway's and fetcher's London-time handling is tested against (bodies
- * compared byte for byte), and a shared mistake would pass those tests.
+ * Europe/London arithmetic from the rule in law, not from the time-zone database: British Summer Time runs
+ * from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of October (the UK and EU rule
+ * since 1996, which covers every date the simulator serves). Deliberately not shared with `@ratebus/octopus`'s
+ * `uk-time.ts`, which reads the offset from `Intl` (ICU's tz data): the simulator is the oracle the gateway's
+ * and the fetcher's London-time handling is tested against (bodies compared byte for byte), so it must not
+ * share their method, or a shared mistake would pass those tests.
  */
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
-
-const FORMAT = new Intl.DateTimeFormat('en-GB', {
-  timeZone: 'Europe/London',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
 
 /** Wall-clock fields in Europe/London. */
 export interface LocalParts {
@@ -29,26 +20,28 @@ export interface LocalParts {
   s: number;
 }
 
-export function londonParts(t: number): LocalParts {
-  const out: Record<string, number> = {};
-  for (const p of FORMAT.formatToParts(new Date(t))) {
-    if (p.type !== 'literal') out[p.type] = Number(p.value);
-  }
-  return {
-    y: out.year ?? 0,
-    m: out.month ?? 0,
-    d: out.day ?? 0,
-    h: out.hour ?? 0,
-    mi: out.minute ?? 0,
-    s: out.second ?? 0,
-  };
+/** 01:00 UTC on the last Sunday of `month` (1..12) of `year`. */
+function lastSundayAt0100Utc(year: number, month: number): number {
+  const lastDay = new Date(Date.UTC(year, month, 0));
+  return Date.UTC(year, month - 1, lastDay.getUTCDate() - lastDay.getUTCDay(), 1);
 }
 
 /** London offset from UTC at instant `t`, ms (0 or 3 600 000). */
 export function londonOffsetMs(t: number): number {
-  const p = londonParts(t);
-  const asUtc = Date.UTC(p.y, p.m - 1, p.d, p.h, p.mi, p.s);
-  return asUtc - Math.floor(t / 1000) * 1000;
+  const year = new Date(t).getUTCFullYear();
+  return t >= lastSundayAt0100Utc(year, 3) && t < lastSundayAt0100Utc(year, 10) ? HOUR_MS : 0;
+}
+
+export function londonParts(t: number): LocalParts {
+  const local = new Date(t + londonOffsetMs(t));
+  return {
+    y: local.getUTCFullYear(),
+    m: local.getUTCMonth() + 1,
+    d: local.getUTCDate(),
+    h: local.getUTCHours(),
+    mi: local.getUTCMinutes(),
+    s: local.getUTCSeconds(),
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { SimulatedClock } from '../src/clock.js';
 import { pageUrl, parseDateTime, parseQuery, quotePlus } from '../src/query-and-pagination.js';
-import { londonTimeOn } from '../src/tz.js';
+import { londonOffsetMs, londonTimeOn } from '../src/tz.js';
 
 describe('SimulatedClock', () => {
   it('runs at its speed and re-bases on set and setSpeed', () => {
@@ -42,5 +42,28 @@ describe('DRF datetime and URL handling', () => {
     );
     assert.equal(pageUrl('http://h', '/p/', parseQuery('page=2'), null), 'http://h/p/');
     assert.equal(quotePlus("a+b!'()*~"), 'a%2Bb%21%27%28%29%2A~');
+  });
+});
+
+describe('Europe/London from the BST rule', () => {
+  it('agrees with the time-zone database (Intl) at every hour of 2016-2035 and each minute around the changes', () => {
+    const intl = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', timeZoneName: 'short' });
+    const zone = (t: number) => intl.formatToParts(new Date(t)).find((p) => p.type === 'timeZoneName')?.value;
+    const instants: number[] = [];
+    for (let t = Date.UTC(2016, 0, 1); t < Date.UTC(2036, 0, 1); t += 3_600_000) instants.push(t);
+    for (let y = 2016; y < 2036; y++) {
+      for (const m of [2, 9]) {
+        for (let d = 24; d <= 31; d++) {
+          for (let mi = 0; mi < 180; mi++) instants.push(Date.UTC(y, m, d, 0, mi));
+        }
+      }
+    }
+    let summer = 0;
+    for (const t of instants) {
+      const expected = zone(t) === 'BST' ? 3_600_000 : 0;
+      assert.equal(londonOffsetMs(t), expected, new Date(t).toISOString());
+      if (expected) summer += 1;
+    }
+    assert.ok(summer > 0 && summer < instants.length, 'both offsets seen');
   });
 });
