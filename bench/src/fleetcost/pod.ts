@@ -3,8 +3,9 @@
  * each on its own NATS connection (named `fleetcost-{MODE}-{INDEX}-{i}`, so the server's `/connz` tells its
  * bytes), each ensuring its three tariffs (TARIFFS: a JSON array per pod). MODE is the client's `sync`
  * option; SCALE divides every periodic timer (resync, relist, interest), so that a short window stands for
- * SCALE times as long. Reports JSON lines: `ready` (per-pod cold start, heap per pod after a full GC) and
- * `applied` (pod, key, revision) for every new document.
+ * SCALE times as long. Reports JSON lines: `ready` (per-pod cold start, heap per pod after a full GC),
+ * `applied` (pod, key, revision) for every new document, and on SIGUSR2 `stats` (its pods' reconnects and
+ * watch restarts by kind, summed).
  */
 import { RateClient, type SyncMode } from '@ratebus/client';
 import { exitWithParent } from '../propagation/util.js';
@@ -59,6 +60,16 @@ async function main(): Promise<void> {
   const heapPerPod = (process.memoryUsage().heapUsed - heapBefore) / perPod.length;
   const held = clients.reduce((n, c) => n + c.stats().held, 0) / clients.length;
   emit('ready', { pods: perPod.length, coldStartMs, heapPerPod, heldPerPod: held });
+  process.on('SIGUSR2', () => {
+    const resyncs: Record<string, number> = {};
+    let reconnects = 0;
+    for (const c of clients) {
+      const st = c.stats();
+      reconnects += st.reconnects;
+      for (const [kind, n] of Object.entries(st.resyncs)) resyncs[kind] = (resyncs[kind] ?? 0) + n;
+    }
+    emit('stats', { reconnects, resyncs });
+  });
 
   let stopping = false;
   const stop = () => {

@@ -20,13 +20,12 @@ const MIRRORS_PER_CHILD = 125;
 const STORED = 200;
 const PER_POD = 3;
 /**
- * Whole-bucket mirrors in the full run: `FLEETCOST_BUCKET_PODS`, default 250. 1,000 (the fleet's real size;
- * each mirror holds ≈ 15 MiB of heap and receives 9 MiB at start) started in the first phase on 2 cores
- * (≈ 8 min, 18 GiB), but in the steady phase (timers halved) 997 started and the last 3 stalled.
+ * Whole-bucket mirrors in the full run: `FLEETCOST_BUCKET_PODS`, default 1,000 (the fleet's real size; each
+ * mirror holds ≈ 15 MiB of heap and receives 9 MiB at start: ≈ 8 min and 18 GiB on 2 cores).
  */
 function bucketPods(): number {
   const raw = process.env.FLEETCOST_BUCKET_PODS;
-  if (raw === undefined || raw === '') return 250;
+  if (raw === undefined || raw === '') return 1_000;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 10_000) {
     throw new Error(
@@ -36,13 +35,17 @@ function bucketPods(): number {
   return n;
 }
 
-/** The fleets, and the steady phase: every timer divided by `scale`, so that its window stands for `scale` times as long. */
-const full = () => ({ pods: { bucket: bucketPods(), tariffs: 1_000 }, scale: 2, steadyMs: 180_000 });
+/**
+ * The fleets, and the steady phase: every timer divided by `scale`, so that its window stands for `scale`
+ * times as long. The full run keeps the default timers: 1,000 whole-bucket mirrors relisting twice as often
+ * (≈ 50 MB/s from one server into 2 cores) did not all start on this machine.
+ */
+const full = () => ({ pods: { bucket: bucketPods(), tariffs: 1_000 }, scale: 1, steadyMs: 360_000 });
 const QUICK = { pods: { bucket: 8, tariffs: 8 }, scale: 20, steadyMs: 15_000 } as const;
 /**
  * A fleet start fails when no pod of it started for this long (the pods of a child start in turn; 1,000
- * whole-bucket mirrors with halved timers took ≈ 10 minutes on 2 cores, each started mirror adding to the
- * load the next one meets, so no fixed deadline fits every size).
+ * whole-bucket mirrors took ≈ 8 minutes on 2 cores, each started mirror adding to the load the next one
+ * meets, so no fixed deadline fits every size).
  */
 const START_STALL_MS = 120_000;
 const MIB = 2 ** 20;
@@ -60,6 +63,9 @@ interface Connz {
 interface Jsz {
   consumers: number;
   api: { total: number; errors: number };
+}
+interface Varz {
+  slow_consumers: number;
 }
 
 interface ModeResult {
@@ -83,6 +89,11 @@ interface ModeResult {
   readonly apiByKind: Record<string, number>;
   readonly bytesPerPodHour: number;
   readonly subscriptionsPerPod: number;
+  /** Connections the server cut as slow consumers while the fleet ran (each then reconnects and relists). */
+  readonly slowConsumers: number;
+  /** In the steady window, per pod: reconnects, and watch restarts by kind (`relist`, `resume`, `restart`). */
+  readonly steadyReconnectsPerPod: number;
+  readonly steadyResyncsPerPod: Record<string, number>;
 }
 
 /** Pod i: tariff 0 (the one updated in the update phase) and two of tariffs 1..198; 199 is nobody's. */
@@ -129,8 +140,9 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
     log(`${STORED} documents and checks stored`);
     let seed = STORED;
 
+    // Open and closed connections: a pod that reconnects in a window keeps the bytes of its closed one.
     const podConns = async (mode: SyncMode) =>
-      (await ns.monitor<Connz>('connz?limit=100000')).connections.filter((c) =>
+      (await ns.monitor<Connz>('connz?state=all&limit=100000')).connections.filter((c) =>
         c.name?.startsWith(`fleetcost-${mode}-`),
       );
     const sumOut = (cs: Connz['connections']) => cs.reduce((n, c) => n + c.out_bytes, 0);
@@ -163,10 +175,12 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
 
     for (const mode of ['bucket', 'tariffs'] as const) {
       const pods = fleets[mode];
-      // Phase 1, default timers: cold start, memory, consumers, bytes of one update.
+      // One fleet, every timer divided by `scale`: cold start, memory, consumers, bytes of one update, then
+      // the steady phase.
       await noConsumers();
+      const slow0 = (await ns.monitor<Varz>('varz')).slow_consumers;
       const api0 = apiCount();
-      const start = await startFleet(mode, pods, 1, ns.url, cleanup, log);
+      const start = await startFleet(mode, pods, scale, ns.url, cleanup, log);
       await start.ready;
       const ready = start.reports.filter((r) => r.bench === 'ready');
       const cold = ready.flatMap((r) => r.coldStartMs as number[]);
@@ -198,12 +212,9 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
       };
       const updateBytesFollowed = await updateBytes(0, true);
       const updateBytesOther = await updateBytes(STORED - 1, false);
-      await start.stop();
 
-      // Phase 2, timers divided by `scale`: steady-state API requests and bytes per pod per hour.
-      await noConsumers();
-      const steady = await startFleet(mode, pods, scale, ns.url, cleanup, log);
-      await steady.ready;
+      // Steady state, the same fleet: API requests and bytes per pod per hour.
+      const stats0 = await start.stats();
       const j0 = (await jsz()).api.total;
       const a0 = apiCount();
       const kinds0 = new Map(apiSeen);
@@ -214,7 +225,13 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
       const a1 = apiCount();
       const b1 = sumOut(await podConns(mode));
       const apiByKind: Record<string, number> = {};
-      await steady.stop();
+      const slowConsumers = (await ns.monitor<Varz>('varz')).slow_consumers - slow0;
+      const stats1 = await start.stats();
+      const steadyResyncsPerPod: Record<string, number> = {};
+      for (const [kind, n] of Object.entries(stats1.resyncs)) {
+        steadyResyncsPerPod[kind] = (n - (stats0.resyncs[kind] ?? 0)) / pods;
+      }
+      await start.stop();
       const hours = (steadyMs * scale) / 3_600_000;
       for (const [kind, n] of apiSeen) {
         const d = n - (kinds0.get(kind) ?? 0);
@@ -236,6 +253,9 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
         apiByKind,
         bytesPerPodHour: (b1 - b0) / pods / hours,
         subscriptionsPerPod,
+        slowConsumers,
+        steadyReconnectsPerPod: (stats1.reconnects - stats0.reconnects) / pods,
+        steadyResyncsPerPod,
       };
       results.push(r);
       log(
@@ -253,12 +273,12 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
   const k = (n: number) => `${fmt(n / KIB, 1)} KiB`;
   const markdown = [
     `One nats-server; ${STORED} Agile-sized documents (${AGILE_SLOTS} half-hour slots, ${docKiB.toFixed(0)} KiB each) and their checks stored. ` +
-      `${fleets.tariffs} pods following their own tariffs (in ${childrenFor('tariffs', fleets.tariffs)} child processes), and ${fleets.bucket} whole-bucket mirrors${fleets.bucket < fleets.tariffs ? ' (the most that start on this machine)' : ''} (in ${childrenFor('bucket', fleets.bucket)}), each pod a \`RateClient\` on its own NATS connection that \`ensure()\`s ${PER_POD} tariffs ` +
+      `${fleets.tariffs} pods following their own tariffs (in ${childrenFor('tariffs', fleets.tariffs)} child processes), and ${fleets.bucket} whole-bucket mirrors${fleets.bucket === fleets.tariffs ? '' : ' (`FLEETCOST_BUCKET_PODS`)'} (in ${childrenFor('bucket', fleets.bucket)}), each pod a \`RateClient\` on its own NATS connection that \`ensure()\`s ${PER_POD} tariffs ` +
       "(one shared by every pod, two of the other 198), all confirmed 20 min ago (so the tariff follower's confirmation poll runs all the time, its worst case): the same program, run once with `sync: 'bucket'` (the design up to this version: a whole-bucket watch per bucket, " +
       "resync every 15 s, relist every 5 min) and once with `sync: 'tariffs'` (pushes on the core subjects of its own tariffs, a confirmation poll every 60 s ± 25 % per tariff confirmed more than 15 min ago, " +
       'a full catch-up every 5 min ± 25 % and after reconnects, no consumer). ' +
       'JetStream API requests are counted by the server (`/jsz` `api.total`), bytes sent to each pod connection by `/connz` `out_bytes`, consumers by `/jsz`. ' +
-      `Steady state: a fresh fleet with every timer (resync, relist, interest renewal) divided by ${scale}, observed for ${steadyMs / 1000} s, i.e. ${fmt((steadyMs * scale) / 60_000, 0)} min of default timers; ` +
+      `Steady state: the same fleet${scale === 1 ? ' (default timers)' : ` with every timer (resync, relist, interest renewal) divided by ${scale}`}, after the updates, observed for ${steadyMs / 1000} s, i.e. ${fmt((steadyMs * scale) / 60_000, 0)} min of default timers; ` +
       'per hour = count ÷ that. Requests are counted by a subscriber on `$JS.API.>` (every request, direct gets included) and by `/jsz` `api.total` (what the JetStream API layer handled). ' +
       "Update: the fetcher's write of one new document (KV, core publish, check) of the tariff every pod follows, and of one no pod follows; bytes to each pod until it applied it, plus 1 s. " +
       'Cold start: connect → `ready()` → the 3 `ensure()`s resolved; the pods of a child start one after the other, the children at once. ' +
@@ -286,6 +306,15 @@ export const fleetcostSuite: Suite = async ({ quick, log }) => {
     row('bytes received at start', (r) => `${fmt(r.startBytesPerPod / MIB, 2)} MiB`),
     row('documents held', (r) => fmt(r.heldPerPod, 0)),
     row('heap', (r) => `${fmt(r.heapPerPodKiB / 1024, 2)} MiB`),
+    row('connections cut as slow consumers while the fleet ran (whole fleet, `/varz`)', (r) =>
+      fmt(r.slowConsumers, 0),
+    ),
+    row('reconnects in the steady window', (r) => fmt(r.steadyReconnectsPerPod, 2)),
+    row('watch restarts in the steady window, by kind', (r) =>
+      Object.entries(r.steadyResyncsPerPod)
+        .map(([kind, n]) => `${kind} ${fmt(n, 2)}`)
+        .join(', '),
+    ),
     row(
       'cold start (connect → 3 tariffs held), p50 / max',
       (r) => `${fmt(r.coldStartMs.p50, 0)} / ${fmt(r.coldStartMs.max, 0)} ms`,
@@ -308,9 +337,16 @@ function childrenFor(mode: SyncMode, pods: number): number {
   return mode === 'bucket' ? Math.max(MIN_CHILDREN, Math.ceil(pods / MIRRORS_PER_CHILD)) : MIN_CHILDREN;
 }
 
+interface FleetStats {
+  readonly reconnects: number;
+  readonly resyncs: Record<string, number>;
+}
+
 interface Fleet {
   readonly ready: Promise<void>;
   readonly reports: Record<string, unknown>[];
+  /** Every child's pods' reconnects and watch restarts, summed (asked for with SIGUSR2). */
+  stats(): Promise<FleetStats>;
   stop(): Promise<void>;
 }
 
@@ -365,5 +401,30 @@ async function startFleet(
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  return { ready, reports, stop: async () => void (await Promise.all(procs.map((p) => p.stop(10_000)))) };
+  const stats = async (): Promise<FleetStats> => {
+    const seen = reports.length;
+    for (const p of procs) p.child.kill('SIGUSR2');
+    const answers = await check(
+      () => {
+        const got = reports.slice(seen).filter((r) => r.bench === 'stats');
+        return got.length === procs.length ? got : undefined;
+      },
+      { timeout: 60_000, interval: 50, name: `${mode} fleet: stats from ${procs.length} children` },
+    );
+    const resyncs: Record<string, number> = {};
+    let reconnects = 0;
+    for (const a of answers) {
+      reconnects += a.reconnects as number;
+      for (const [kind, n] of Object.entries(a.resyncs as Record<string, number>)) {
+        resyncs[kind] = (resyncs[kind] ?? 0) + n;
+      }
+    }
+    return { reconnects, resyncs };
+  };
+  return {
+    ready,
+    reports,
+    stats,
+    stop: async () => void (await Promise.all(procs.map((p) => p.stop(10_000)))),
+  };
 }
