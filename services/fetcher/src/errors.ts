@@ -84,15 +84,15 @@ export class BucketMismatchError extends Error {
 
 // --- errors of the leader's work ---
 
-/** Stable codes of the worker's errors. */
-export const WorkerErrorCode = {
+/** Stable codes of the term work's errors. */
+export const TermWorkErrorCode = {
   StaleTerm: 'ERR_STALE_TERM',
 } as const;
-export type WorkerErrorCode = (typeof WorkerErrorCode)[keyof typeof WorkerErrorCode];
+export type TermWorkErrorCode = (typeof TermWorkErrorCode)[keyof typeof TermWorkErrorCode];
 
 /** A CAS conflict revealed a document written under a newer term: this leader is deposed and stops. */
 export class StaleTermError extends Error {
-  readonly code = WorkerErrorCode.StaleTerm;
+  readonly code = TermWorkErrorCode.StaleTerm;
   /** Our term. */
   readonly term: number;
   /** The newer term found in the store. */
