@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Liveness } from '@ratebus/service-kit';
 import type { Logger } from 'pino';
 import { GatewayMetrics } from './metrics.js';
-import { noneMatch, PageCache } from './page-cache.js';
+import { type CachedPage, noneMatch, PageCache } from './page-cache.js';
 import { parseQuery } from './querystring.js';
 import { answerRates, type JsonAnswer } from './rates-page.js';
 import { ERROR_BODIES } from './rates-query.js';
@@ -71,6 +71,8 @@ interface Reply {
   status: number;
   headers: string[];
   body: string | Buffer;
+  /** The list already ends with the CORS and length fields (a reused list of a cached page): written as is. */
+  complete?: boolean;
 }
 
 const NO_BODY = Buffer.alloc(0);
@@ -84,8 +86,21 @@ interface Reading {
   readonly pagePrefix: string;
   /** Age, Cache-Control, freshness and coverage headers of this reading. */
   readonly headers: readonly string[];
+  /** Every header of a cached page answered from this reading, built once per page and turn. */
+  readonly pageHeaders: Map<CachedPage, string[]>;
 }
-/** Bound on remembered rates routes (path → validated codes); the map starts over when full. */
+
+/** A request target (`req.url`) split once: its route, path and query, and its page cache key. */
+interface Target {
+  readonly route: Route;
+  readonly rawPath: string;
+  readonly rawQuery: string;
+  /** The origin `pageKey` was made for (links in a page depend on it). */
+  origin: string | null;
+  pageKey: string;
+}
+
+/** Bound on remembered rates routes (path → validated codes) and targets; a map starts over when full. */
 const ROUTE_CACHE_ENTRIES = 1_024;
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
@@ -106,6 +121,7 @@ export class Gateway implements AsyncDisposable {
   private readonly liveness: Liveness;
   private readonly pages: PageCache;
   private readonly routes = new Map<string, Route>();
+  private readonly targets = new Map<string, Target>();
   private readonly heldThisTurn = new Map<Route, Reading>();
   private lastHost: { host: string | undefined; origin: string } = { host: '\n', origin: '' };
   private ownLiveness = false;
@@ -207,11 +223,8 @@ export class Gateway implements AsyncDisposable {
    */
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const rawPath = q < 0 ? target : target.slice(0, q);
-    const rawQuery = q < 0 ? '' : target.slice(q + 1);
-    const route: Route = target.startsWith('/') ? this.route(rawPath) : { kind: 'not-found' };
+    const target = this.target(req.url ?? '/');
+    const { route, rawPath } = target;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       const reply = json(
         405,
@@ -221,7 +234,7 @@ export class Gateway implements AsyncDisposable {
       this.send(req, res, route, rawPath, reply, started);
       return;
     }
-    const reply = this.dispatch(route, rawQuery, req);
+    const reply = this.dispatch(target, req);
     if (reply instanceof Promise) {
       // A throw in send() (a header Node refuses) must end in failed() too, never as an unhandled rejection.
       reply
@@ -230,6 +243,22 @@ export class Gateway implements AsyncDisposable {
     } else {
       this.send(req, res, route, rawPath, reply, started);
     }
+  }
+
+  /** A request target split into route, path and query; rates targets are kept, bounded, like their routes. */
+  private target(url: string): Target {
+    const known = this.targets.get(url);
+    if (known !== undefined) return known;
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const rawQuery = q < 0 ? '' : url.slice(q + 1);
+    const route: Route = url.startsWith('/') ? this.route(rawPath) : { kind: 'not-found' };
+    const target: Target = { route, rawPath, rawQuery, origin: null, pageKey: '' };
+    if (route.kind === 'rates') {
+      if (this.targets.size >= ROUTE_CACHE_ENTRIES) this.targets.clear();
+      this.targets.set(url, target);
+    }
+    return target;
   }
 
   /** The route of a path; rates routes (validated codes) are kept, bounded, so the hot path skips parsing. */
@@ -253,9 +282,11 @@ export class Gateway implements AsyncDisposable {
     started: number,
   ): void {
     const headers = reply.headers;
-    headers.push('access-control-allow-origin', '*');
-    // A 304 has no body and no length of its own (RFC 9110 §15.4.5).
-    if (reply.status !== 304) headers.push('content-length', String(Buffer.byteLength(reply.body)));
+    if (reply.complete !== true) {
+      headers.push('access-control-allow-origin', '*');
+      // A 304 has no body and no length of its own (RFC 9110 §15.4.5).
+      if (reply.status !== 304) headers.push('content-length', String(Buffer.byteLength(reply.body)));
+    }
     res.writeHead(reply.status, headers);
     res.end(req.method === 'HEAD' || reply.status === 304 ? undefined : reply.body);
     const seconds = (performance.now() - started) / 1000;
@@ -280,7 +311,8 @@ export class Gateway implements AsyncDisposable {
     res.end();
   }
 
-  private dispatch(route: Route, rawQuery: string, req: IncomingMessage): Reply | Promise<Reply> {
+  private dispatch(target: Target, req: IncomingMessage): Reply | Promise<Reply> {
+    const { route } = target;
     switch (route.kind) {
       case 'livez': {
         // Never looks at NATS: during an outage the gateway serves its copy and must not be restarted.
@@ -302,9 +334,9 @@ export class Gateway implements AsyncDisposable {
       case 'no-such-tariff':
         return json(404, noSuchTariffBody(route.fuel));
       case 'upstream':
-        return this.proxy(route.canonicalPath, rawQuery, req);
+        return this.proxy(route.canonicalPath, target.rawQuery, req);
       case 'rates':
-        return this.rates(route, rawQuery, req);
+        return this.rates(route, target, req);
     }
   }
 
@@ -320,12 +352,12 @@ export class Gateway implements AsyncDisposable {
 
   private rates(
     route: Extract<Route, { kind: 'rates' }>,
-    rawQuery: string,
+    target: Target,
     req: IncomingMessage,
   ): Reply | Promise<Reply> {
     const { source } = this.opts;
     const reading = this.heldNow(route);
-    if (reading === undefined) return this.ratesNotHeld(route, rawQuery, req);
+    if (reading === undefined) return this.ratesNotHeld(route, target, req);
     const key = reading.key;
     if (!this.declared.has(key)) {
       // Served from a copy someone else asked for: declare our own interest so the fetcher keeps it fresh
@@ -340,7 +372,7 @@ export class Gateway implements AsyncDisposable {
           this.log.debug({ key, err: errInfo(e) }, 'interest declaration failed');
         });
     }
-    return this.ratesAnswer(route, reading, rawQuery, req);
+    return this.ratesAnswer(route, reading, target, req);
   }
 
   /**
@@ -361,13 +393,19 @@ export class Gateway implements AsyncDisposable {
 
   private readingOf(route: Extract<Route, { kind: 'rates' }>, held: HeldRateView): Reading {
     const key = `${route.product}.${route.tariff}`;
-    return { held, key, pagePrefix: `${key}\n${route.charge}\n`, headers: this.freshnessHeaders(held) };
+    return {
+      held,
+      key,
+      pagePrefix: `${key}\n${route.charge}\n`,
+      headers: this.freshnessHeaders(held),
+      pageHeaders: new Map(),
+    };
   }
 
   /** A tariff not held yet: declare interest, wait (bounded) for its first document, then answer. */
   private async ratesNotHeld(
     route: Extract<Route, { kind: 'rates' }>,
-    rawQuery: string,
+    target: Target,
     req: IncomingMessage,
   ): Promise<Reply> {
     const { source } = this.opts;
@@ -390,20 +428,25 @@ export class Gateway implements AsyncDisposable {
       return notYet(failure === 'no-fetcher' ? RETRY_AFTER_NO_FETCHER_S : RETRY_AFTER_S);
     }
     if (!held) return notYet(RETRY_AFTER_S);
-    return this.ratesAnswer(route, this.readingOf(route, held), rawQuery, req);
+    return this.ratesAnswer(route, this.readingOf(route, held), target, req);
   }
 
   private ratesAnswer(
     route: Extract<Route, { kind: 'rates' }>,
     reading: Reading,
-    rawQuery: string,
+    target: Target,
     req: IncomingMessage,
   ): Reply {
     const { held } = reading;
+    const { rawQuery } = target;
     // The answer depends only on the document, the endpoint, the origin written into links and the query:
     // computed once for each, reused (bytes and validator) until the document changes.
     const origin = this.origin(req);
-    const pageKey = `${reading.pagePrefix}${origin}\n${rawQuery}`;
+    if (target.origin !== origin) {
+      target.origin = origin;
+      target.pageKey = `${reading.pagePrefix}${origin}\n${rawQuery}`;
+    }
+    const pageKey = target.pageKey;
     let page = this.pages.get(pageKey, reading.key, held.document);
     const computed = page === undefined;
     if (page === undefined) {
@@ -417,17 +460,12 @@ export class Gateway implements AsyncDisposable {
       page = this.pages.put(pageKey, reading.key, held.document, answer.status, answer.body);
     }
     this.metrics.tally.served(held.freshness);
-    const headers = reading.headers.slice();
-    if (page.status === 200) {
-      headers.push('etag', page.etag);
-      if (noneMatch(header(req, 'if-none-match'), page.etag)) {
-        this.metrics.tally.page('not-modified');
-        return { status: 304, headers, body: NO_BODY };
-      }
+    if (page.status === 200 && noneMatch(header(req, 'if-none-match'), page.etag)) {
+      this.metrics.tally.page('not-modified');
+      return { status: 304, headers: [...reading.headers, 'etag', page.etag], body: NO_BODY };
     }
     this.metrics.tally.page(computed ? 'miss' : 'hit');
-    headers.push('content-type', 'application/json');
-    return { status: page.status, headers, body: page.body };
+    return { status: page.status, headers: pageHeaders(reading, page), body: page.body, complete: true };
   }
 
   private freshnessHeaders(held: HeldRateView): string[] {
@@ -493,6 +531,27 @@ export class Gateway implements AsyncDisposable {
       body,
     };
   }
+}
+
+/**
+ * Every header of a cached page answered from `reading`: its freshness fields, the page's validator (200 only),
+ * type, CORS and length. Built once per page and reading, i.e. per event-loop turn, not per request.
+ */
+function pageHeaders(reading: Reading, page: CachedPage): string[] {
+  const known = reading.pageHeaders.get(page);
+  if (known !== undefined) return known;
+  const headers = [...reading.headers];
+  if (page.status === 200) headers.push('etag', page.etag);
+  headers.push(
+    'content-type',
+    'application/json',
+    'access-control-allow-origin',
+    '*',
+    'content-length',
+    String(page.body.length),
+  );
+  reading.pageHeaders.set(page, headers);
+  return headers;
 }
 
 /** 503 for a tariff whose rates did not arrive in time. */

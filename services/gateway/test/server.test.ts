@@ -320,8 +320,14 @@ describe('Gateway HTTP', () => {
     // Another Host is another origin in the links: its own page.
     const other = await getWithHost(`${gw.url}${AGILE}`, 'other.local:8092');
     assert.match(other.body, /"next":"http:\/\/other\.local:8092\//);
+    assert.equal(other.headers['content-length'], String(Buffer.byteLength(other.body)));
+    // Back to the first Host: its own page again, not the other origin's (the URL is the same).
+    const back = await getWithHost(`${gw.url}${AGILE}`, 'pod.local:8092');
+    assert.equal(back.body, third.body);
+    assert.equal(back.headers.etag, third.headers.etag);
+    assert.equal(back.headers['content-length'], String(Buffer.byteLength(third.body)));
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    assert.match(text, /ratebus_gateway_rates_pages_total\{outcome="hit"\} 1\n/);
+    assert.match(text, /ratebus_gateway_rates_pages_total\{outcome="hit"\} 2\n/);
     assert.match(text, /ratebus_gateway_rates_pages_total\{outcome="miss"\} 3\n/);
     assert.match(text, /ratebus_gateway_page_cache_entries 2\n/);
   });
