@@ -62,6 +62,21 @@ export const SUBJECTS = {
   urlGet: `${SUBJECT_PREFIX}.urls.get`,
 } as const;
 
+/** Start of the queue groups the leader answers refresh and URL requests in: `ratebus-fetchers.{term}`. */
+export const RESPONDER_QUEUE_PREFIX = 'ratebus-fetchers';
+
+/**
+ * The queue group of a term's refresh and URL responders. One group per term: only the leader subscribes,
+ * and while a deposed leader is still subscribed (frozen, its connection not yet dropped by the server) the
+ * new leader is in another group, so it gets every request rather than every other one. The `fetcher` role
+ * may subscribe to those subjects only in such a group (`ratebus-fetchers.*`).
+ */
+export function responderQueue(term: number): string {
+  if (!Number.isSafeInteger(term) || term < 0)
+    throw new RangeError(`term must be an integer ≥ 0, got ${term}`);
+  return `${RESPONDER_QUEUE_PREFIX}.${term}`;
+}
+
 const BUCKET_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Validates a KV bucket name (`[A-Za-z0-9_-]`, at most 64); throws {@link InvalidCodeError}. */

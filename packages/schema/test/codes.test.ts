@@ -8,6 +8,7 @@ import {
   rateKey,
   ratesSubject,
   refreshSubject,
+  responderQueue,
   SchemaErrorCode,
   tariffCode,
   tariffRef,
@@ -103,6 +104,15 @@ describe('names', () => {
       refreshSubject('AGILE-24-10-01', 'E-1R-AGILE-24-10-01-C'),
       'ratebus.refresh.AGILE-24-10-01.E-1R-AGILE-24-10-01-C',
     );
+  });
+
+  it("names a term's responder queue group, one token per term", () => {
+    assert.equal(responderQueue(0), 'ratebus-fetchers.0');
+    assert.equal(responderQueue(17), 'ratebus-fetchers.17');
+    assert.notEqual(responderQueue(17), responderQueue(18));
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => responderQueue(bad), RangeError, String(bad));
+    }
   });
 
   it('parses what it builds and nothing else', () => {

@@ -15,6 +15,7 @@ import {
   type RatesDocument,
   RefreshRequestSchema,
   rateKey,
+  responderQueue,
   SCHEMA_VERSION,
   SUBJECTS,
   tariffRef,
@@ -231,7 +232,7 @@ describe('ratebus CLI', function () {
       requests.length = 0;
       // stand-in for the leading fetcher
       sub = nc.subscribe(SUBJECTS.allRefresh, {
-        queue: 'ratebus-fetchers',
+        queue: responderQueue(1),
         callback: (_e, m) => {
           const req = decode(RefreshRequestSchema, 'RefreshRequest', m.data);
           requests.push(req.ok ? req.value : null);

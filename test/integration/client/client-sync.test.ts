@@ -13,7 +13,7 @@ import {
   type RateUpdate,
 } from '@ratebus/client';
 import { type Buckets, createBuckets, makeDoc, putCheck, putDoc, tariffN } from '@ratebus/fixtures';
-import { ERROR_CODE_HEADER, ERROR_HEADER, rateKey, refreshSubject } from '@ratebus/schema';
+import { ERROR_CODE_HEADER, ERROR_HEADER, rateKey, refreshSubject, responderQueue } from '@ratebus/schema';
 import { check, NatsServer } from '@ratebus/testkit';
 
 const FAST = {
@@ -215,7 +215,7 @@ describe('RateClient (single server)', function () {
     const fetcher = await connect({ servers: ns.url });
     try {
       fetcher.subscribe('ratebus.refresh.>', {
-        queue: 'ratebus-fetchers',
+        queue: responderQueue(1),
         callback: (_err, msg) => {
           const [, , product, tariff] = msg.subject.split('.') as [string, string, string, string];
           if (tariff === tariffN(601).tariff) {

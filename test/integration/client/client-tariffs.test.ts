@@ -14,7 +14,13 @@ import {
   putDoc,
   tariffN,
 } from '@ratebus/fixtures';
-import { ERROR_CODE_HEADER, ERROR_HEADER, type RatesDocument, ratesSubject } from '@ratebus/schema';
+import {
+  ERROR_CODE_HEADER,
+  ERROR_HEADER,
+  type RatesDocument,
+  ratesSubject,
+  responderQueue,
+} from '@ratebus/schema';
 import { check, NatsServer, TcpProxy } from '@ratebus/testkit';
 
 /** Timers long enough that only the path under test (push, reconnect, poll) can deliver within a test. */
@@ -197,7 +203,7 @@ describe("RateClient with sync: 'tariffs'", function () {
     const responder = await connect({ servers: ns.url });
     owned.push(responder);
     responder.subscribe('ratebus.refresh.>', {
-      queue: 'ratebus-fetchers',
+      queue: responderQueue(1),
       callback: (_err, msg) => {
         const h = headers();
         h.set(ERROR_CODE_HEADER, 'NOT_FOUND');

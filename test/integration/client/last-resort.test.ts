@@ -27,6 +27,7 @@ import {
   RatesDocumentSchema,
   rateKey,
   ratesSubject,
+  responderQueue,
   SUBJECTS,
   type TariffRef,
   tariffRef,
@@ -339,7 +340,7 @@ describe('RateClient last resort', function () {
     // A stand-in leader: answers every refresh with the document it holds (upstream may be down for it).
     let answered = 0;
     const responder = admin.subscribe(SUBJECTS.allRefresh, {
-      queue: 'ratebus-fetchers',
+      queue: responderQueue(1),
       callback: (_err, m) => {
         answered++;
         m.respond(JSON.stringify(held));

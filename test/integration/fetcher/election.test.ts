@@ -267,9 +267,21 @@ describe('Fetcher election (processes)', function () {
       const next = await waitLeader([other], DURATION + 2 * RETRY + 5_000);
       const newTerm = next.leadingTerm() as number;
       assert.ok(oldTerm !== null && newTerm > oldTerm);
-      // The stopped leader's refresh subscription lives on until the server drops its connection, so it
-      // takes about half of these requests: short waits, many tries (a CI run once got no answer in 20 s of 2 s tries).
-      await refresh(nc, freshTariff(), 30_000, 500);
+      // The stopped leader's refresh subscription lives on until the server drops its connection; until the
+      // new leader has subscribed, requests reach only the stopped one: short waits, many tries.
+      const held = freshTariff();
+      await refresh(nc, held, 30_000, 500);
+      // Then every request is answered at once: each term answers in its own queue group, so the stopped
+      // leader's subscription takes none of the new leader's requests (in one group it took about half).
+      for (let i = 0; i < 10; i++) {
+        const doc = await refreshUntilAnswered(nc, held, {
+          by: 'test',
+          timeoutMs: 3_000,
+          requestTimeoutMs: 3_000,
+          intervalMs: 10_000,
+        });
+        assert.equal(doc.term, newTerm, `request ${i + 1} answered by the new term`);
+      }
 
       const resumedAt = Date.now();
       old.proc.resume();

@@ -10,7 +10,15 @@ import {
   PermissionViolationError,
 } from '@nats-io/transport-node';
 import { collectViolations, isViolation } from '@ratebus/fixtures';
-import { BUCKETS, LEASE_KEY, rateKey, ratesSubject, refreshSubject, SUBJECTS } from '@ratebus/schema';
+import {
+  BUCKETS,
+  LEASE_KEY,
+  rateKey,
+  ratesSubject,
+  refreshSubject,
+  responderQueue,
+  SUBJECTS,
+} from '@ratebus/schema';
 import { check, NatsServer } from '@ratebus/testkit';
 import { accountsConfig, connectAs, PASSWORDS, ROLE_ENV } from './roles.js';
 
@@ -175,17 +183,19 @@ describe('NATS security: services/nats/accounts.conf on a real server', () => {
       }
     });
 
-    it('answers refresh and URL requests only as a member of the ratebus-fetchers queue group', async () => {
+    it('answers refresh and URL requests only as a member of a term queue group ratebus-fetchers.{term}', async () => {
       const violations = collectViolations(fetcher);
       const plain = fetcher.subscribe(SUBJECTS.allRefresh);
+      const bare = fetcher.subscribe(SUBJECTS.allRefresh, { queue: 'ratebus-fetchers' });
+      const other = fetcher.subscribe(SUBJECTS.urlGet, { queue: 'workers' });
       const refresh = fetcher.subscribe(SUBJECTS.allRefresh, {
-        queue: 'ratebus-fetchers',
+        queue: responderQueue(7),
         callback: (_e, m: Msg) => {
           m.respond(`refreshed ${m.subject}`);
         },
       });
       const urls = fetcher.subscribe(SUBJECTS.urlGet, {
-        queue: 'ratebus-fetchers',
+        queue: responderQueue(7),
         callback: (_e, m: Msg) => {
           m.respond('url-reply');
         },
@@ -193,13 +203,19 @@ describe('NATS security: services/nats/accounts.conf on a real server', () => {
       const pod = await connectAs('pod', ns.url);
       try {
         assert.ok((await plain.closed) instanceof PermissionViolationError, 'plain subscription refused');
+        assert.ok((await bare.closed) instanceof PermissionViolationError, 'group without a term refused');
+        assert.ok((await other.closed) instanceof PermissionViolationError, 'another group refused');
         const reply = await pod.request(refreshSubject(PRODUCT, TARIFF), '{}', { timeout: 2_000 });
         assert.equal(reply.string(), `refreshed ${refreshSubject(PRODUCT, TARIFF)}`);
         assert.equal((await pod.request(SUBJECTS.urlGet, '{}', { timeout: 2_000 })).string(), 'url-reply');
-        // only the plain subscription was refused, not the queue subscriptions
+        // only those three were refused, not the term's queue subscriptions
         assert.deepEqual(
-          violations.map((v) => `${v.operation} ${v.subject} ${v.queue ?? '-'}`),
-          [`subscription ${SUBJECTS.allRefresh} -`],
+          violations.map((v) => `${v.operation} ${v.subject} ${v.queue ?? '-'}`).sort(),
+          [
+            `subscription ${SUBJECTS.allRefresh} -`,
+            `subscription ${SUBJECTS.allRefresh} ratebus-fetchers`,
+            `subscription ${SUBJECTS.urlGet} workers`,
+          ].sort(),
         );
       } finally {
         refresh.unsubscribe();
@@ -296,7 +312,7 @@ describe('NATS security: services/nats/accounts.conf on a real server', () => {
 
     it('requests a refresh and gets the leader reply; with no leader the request has no responders', async () => {
       const sub = fetcher.subscribe(SUBJECTS.allRefresh, {
-        queue: 'ratebus-fetchers',
+        queue: responderQueue(1),
         callback: (_e, m: Msg) => {
           m.respond('doc-now');
         },
@@ -408,8 +424,8 @@ describe('NATS security: services/nats/accounts.conf on a real server', () => {
     it('cannot answer refresh or URL requests', async () => {
       for (const [subject, queue] of [
         [SUBJECTS.allRefresh, undefined],
-        [SUBJECTS.allRefresh, 'ratebus-fetchers'],
-        [SUBJECTS.urlGet, 'ratebus-fetchers'],
+        [SUBJECTS.allRefresh, responderQueue(1)],
+        [SUBJECTS.urlGet, responderQueue(1)],
       ] as const) {
         const sub = pod.subscribe(subject, queue ? { queue } : {});
         const err = await sub.closed;
@@ -499,8 +515,8 @@ describe('NATS security: services/nats/accounts.conf on a real server', () => {
 
     it('cannot answer requests nor see other roles’ replies', async () => {
       for (const [subject, queue] of [
-        [SUBJECTS.allRefresh, 'ratebus-fetchers'],
-        [SUBJECTS.urlGet, 'ratebus-fetchers'],
+        [SUBJECTS.allRefresh, responderQueue(1)],
+        [SUBJECTS.urlGet, responderQueue(1)],
         ['_INBOX.>', undefined],
         ['_INBOX_fetcher.>', undefined],
       ] as const) {

@@ -18,6 +18,8 @@ import type { Clock, TermMetrics } from './types.js';
 
 export interface RefreshResponderOptions {
   nc: NatsConnection;
+  /** The term answered for: names the responders' queue group. */
+  term: number;
   publisher: Publisher;
   scheduler: Scheduler;
   tracking: Tracking;
@@ -52,6 +54,7 @@ export class RefreshResponder {
     this.#responder = leaderResponder(
       opts.nc,
       SUBJECTS.allRefresh,
+      opts.term,
       (msg) => this.#handle(msg),
       (err) => opts.logger.warn({ err }, 'refresh subscription error'),
     );
@@ -74,7 +77,7 @@ export class RefreshResponder {
     return null;
   }
 
-  /** Subscribes (queue group) for the term. */
+  /** Subscribes (the term's queue group). */
   start(): void {
     this.#responder.start();
   }

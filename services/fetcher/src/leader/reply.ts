@@ -1,21 +1,19 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { Responder } from '@ratebus/bus';
-import { ERROR_CODE_HEADER, ERROR_HEADER, type ReplyErrorCode } from '@ratebus/schema';
+import { ERROR_CODE_HEADER, ERROR_HEADER, type ReplyErrorCode, responderQueue } from '@ratebus/schema';
 import { errorCode } from './publisher.js';
 
 const EMPTY = new Uint8Array(0);
 
-/** Queue group of the refresh and URL responders: only the leader subscribes, one answer per request. */
-export const RESPONDER_QUEUE = 'ratebus-fetchers';
-
-/** A responder in the fetchers' queue group on `subject`; subscription errors go to `onError`. */
+/** A responder in `term`'s queue group on `subject`; subscription errors go to `onError`. */
 export function leaderResponder(
   nc: NatsConnection,
   subject: string,
+  term: number,
   handle: (msg: Msg) => Promise<void>,
   onError: (err: unknown) => void,
 ): Responder {
-  return new Responder({ nc, subject, queue: RESPONDER_QUEUE, handle, onError });
+  return new Responder({ nc, subject, queue: responderQueue(term), handle, onError });
 }
 
 /** Answers a request with a typed error: empty body, `Ratebus-Error-Code` and `Ratebus-Error` headers. */

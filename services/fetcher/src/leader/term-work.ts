@@ -189,6 +189,7 @@ export class TermWork {
       });
       const refresh = new RefreshResponder({
         nc,
+        term: outer.term,
         publisher,
         scheduler,
         tracking,
@@ -201,6 +202,7 @@ export class TermWork {
       });
       const urls = new UrlCacheResponder({
         nc,
+        term: outer.term,
         urls: buckets.urls,
         octopus,
         fence,

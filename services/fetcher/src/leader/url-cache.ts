@@ -137,6 +137,8 @@ export function urlKey(normalised: string): string {
 
 export interface UrlCacheOptions {
   nc: NatsConnection;
+  /** The term answered for: names the responders' queue group. */
+  term: number;
   urls: KV;
   octopus: OctopusClient;
   fence: Fence;
@@ -178,6 +180,7 @@ export class UrlCacheResponder {
     this.#responder = leaderResponder(
       opts.nc,
       SUBJECTS.urlGet,
+      opts.term,
       (msg) => this.#handle(msg),
       (err) => opts.logger.warn({ err }, 'url subscription error'),
     );
