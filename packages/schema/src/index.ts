@@ -89,7 +89,6 @@ export {
   type LogLevel,
   parseRateKey,
   parseTariffSubject,
-  RESPONDER_QUEUE_PREFIX,
   rateKey,
   ratesSubject,
   refreshSubject,

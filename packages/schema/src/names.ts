@@ -63,7 +63,7 @@ export const SUBJECTS = {
 } as const;
 
 /** Start of the queue groups the leader answers refresh and URL requests in: `ratebus-fetchers.{term}`. */
-export const RESPONDER_QUEUE_PREFIX = 'ratebus-fetchers';
+const RESPONDER_QUEUE_PREFIX = 'ratebus-fetchers';
 
 /**
  * The queue group of a term's refresh and URL responders. One group per term: only the leader subscribes,
