@@ -282,11 +282,7 @@ export class Gateway implements AsyncDisposable {
     started: number,
   ): void {
     const headers = reply.headers;
-    if (reply.complete !== true) {
-      headers.push('access-control-allow-origin', '*');
-      // A 304 has no body and no length of its own (RFC 9110 §15.4.5).
-      if (reply.status !== 304) headers.push('content-length', String(Buffer.byteLength(reply.body)));
-    }
+    if (reply.complete !== true) pushClosingFields(headers, reply.status, reply.body);
     res.writeHead(reply.status, headers);
     res.end(req.method === 'HEAD' || reply.status === 304 ? undefined : reply.body);
     const seconds = (performance.now() - started) / 1000;
@@ -542,16 +538,16 @@ function pageHeaders(reading: Reading, page: CachedPage): string[] {
   if (known !== undefined) return known;
   const headers = [...reading.headers];
   if (page.status === 200) headers.push('etag', page.etag);
-  headers.push(
-    'content-type',
-    'application/json',
-    'access-control-allow-origin',
-    '*',
-    'content-length',
-    String(page.body.length),
-  );
+  headers.push('content-type', 'application/json');
+  pushClosingFields(headers, page.status, page.body);
   reading.pageHeaders.set(page, headers);
   return headers;
+}
+
+/** The fields every answer ends with: CORS, and the body's length (a 304 has none, RFC 9110 §15.4.5). */
+function pushClosingFields(headers: string[], status: number, body: string | Buffer): void {
+  headers.push('access-control-allow-origin', '*');
+  if (status !== 304) headers.push('content-length', String(Buffer.byteLength(body)));
 }
 
 /** 503 for a tariff whose rates did not arrive in time. */
